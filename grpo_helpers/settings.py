@@ -1,0 +1,52 @@
+"""Switches read from environment variables, in one place.
+
+- ``GRPO_QUICK=1``: quick mode. Every notebook shrinks its work (fewer examples, fewer tokens,
+  fewer steps) so that the whole learning path runs in CI in minutes. Same code, smaller numbers.
+- ``GRPO_CACHE_DIR``: where converted models are cached (default ``~/.cache/grpo_helpers``).
+- ``GRPO_RUN_DIR``: where notebooks write what they produce (plots, metrics, adapters);
+  ``make run`` sets it to ``runs/<timestamp>/``. Default: ``runs/latest`` under the current folder.
+- ``GRPO_BACKEND``: force a backend (``unsloth``, ``bitsandbytes`` or ``transformers``) instead
+  of the one chosen from the hardware.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+QUICK_ENV = "GRPO_QUICK"
+CACHE_ENV = "GRPO_CACHE_DIR"
+RUN_DIR_ENV = "GRPO_RUN_DIR"
+BACKEND_ENV = "GRPO_BACKEND"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def quick_mode() -> bool:
+    """True when ``GRPO_QUICK`` asks for the small, fast version of every notebook."""
+    value = os.environ.get(QUICK_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{QUICK_ENV}={value!r} is not understood: set it to 1 (quick mode) or 0 (full run).")
+
+
+def pick(full, quick):
+    """``quick`` in quick mode, else ``full``: ``N_EXAMPLES = pick(full=200, quick=8)``."""
+    return quick if quick_mode() else full
+
+
+def cache_dir() -> Path:
+    """The folder that holds converted models; created on first use."""
+    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "grpo_helpers").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run_dir() -> Path:
+    """The folder this run's outputs go to; created on first use."""
+    path = Path(os.environ.get(RUN_DIR_ENV) or Path("runs") / "latest").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
