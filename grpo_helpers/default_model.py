@@ -104,6 +104,7 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
             f"Converting {gguf_file.name} lost weights: missing {unexpected_missing[:5]}, "
             f"unexpected {result.unexpected_keys[:5]}"
         )
+    tokenizer.clean_up_tokenization_spaces = False  # a WordPiece clean-up that would damage this BPE tokenizer
     print("  3/3 saving", flush=True)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".partial-", dir=out_dir.parent))

@@ -1,0 +1,47 @@
+# The tutorial's commands. Each sets up what it needs (a .venv in the checkout, reused when there).
+#   make run    execute every notebook headless into runs/<timestamp>/ (the main job, offline defaults)
+#   make test   unit tests + every notebook executed by nbmake in quick mode
+#   make lab    JupyterLab on notebooks/
+# Options: PYTHON=python3.11; TORCH_INDEX=https://download.pytorch.org/whl/cpu (a small CPU-only
+# torch on Linux, where PyPI's default build brings CUDA libraries you do not need).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REQS := grpo_helpers/requirements
+TORCH_INDEX ?=
+RUN_ID := $(shell date +%Y%m%d-%H%M%S)
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+
+.PHONY: setup run test lab clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 is needed: install it, or run make PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -r $(REQS)/cpu.txt
+	$(BIN)/python -m pip install --no-deps -r $(REQS)/no-deps.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $(STAMP)
+
+test: $(STAMP)
+	GRPO_QUICK=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
+
+run: $(STAMP)
+	mkdir -p runs/$(RUN_ID)
+	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
+		echo "== $$nb"; \
+		GRPO_RUN_DIR=$(CURDIR)/runs/$(RUN_ID) ../$(BIN)/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=-1 --output-dir ../runs/$(RUN_ID) $$nb || exit 1; \
+	done
+	ln -sfn $(RUN_ID) runs/latest
+	@echo "Executed notebooks and their outputs: runs/$(RUN_ID)/"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean-venv:
+	rm -rf $(VENV)
