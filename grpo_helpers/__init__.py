@@ -4,7 +4,7 @@ Importing this package is light: it does not import torch, transformers, TRL or 
 notebook can still import Unsloth first (Unsloth patches transformers when it is imported).
 """
 
-from grpo_helpers.default_model import DEFAULT_MODEL, OfflineModelUnavailable, resolve_model
+from grpo_helpers.default_model import DEFAULT_MODEL, GPU_MODEL, OfflineModelUnavailable, resolve_model, tutorial_model
 from grpo_helpers.generation import chat_generate
 from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, hardware_report, print_hardware_report
@@ -14,6 +14,7 @@ from grpo_helpers.settings import cache_dir, pick, quick_mode, run_dir
 
 __all__ = [
     "DEFAULT_MODEL",
+    "GPU_MODEL",
     "LORA_TARGET_MODULES",
     "Hardware",
     "OfflineModelUnavailable",
@@ -32,4 +33,5 @@ __all__ = [
     "quick_mode",
     "resolve_model",
     "run_dir",
+    "tutorial_model",
 ]

@@ -5,6 +5,8 @@
 - ``GRPO_CACHE_DIR``: where converted models are cached (default ``~/.cache/grpo_helpers``).
 - ``GRPO_RUN_DIR``: where notebooks write what they produce (plots, metrics, adapters);
   ``make run`` sets it to ``runs/<timestamp>/``. Default: ``runs/latest`` under the current folder.
+- ``GRPO_MODEL``: the model every notebook uses (a Hub id or a local folder) instead of the
+  default (SmolLM2-135M-Instruct on a CPU, Qwen2.5-1.5B-Instruct on a CUDA GPU).
 - ``GRPO_BACKEND``: force a backend (``unsloth``, ``bitsandbytes`` or ``transformers``) instead
   of the one chosen from the hardware.
 """
