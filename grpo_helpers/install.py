@@ -96,8 +96,8 @@ def _pip(args: list[str]) -> None:
     subprocess.run(command, check=True)
 
 
-def ensure_environment(dry_run: bool = False) -> list[Pin]:
-    """Install what this machine is missing for the tutorial; returns what was (or would be) installed."""
+def ensure_environment(dry_run: bool = False) -> None:
+    """Install what this machine is missing for the tutorial (``dry_run``: only say what)."""
     gpu = cuda_available()
     to_install, no_deps, left_alone = plan_install(gpu)
     env_name = "GPU environment (Unsloth)" if gpu else "CPU environment"
@@ -105,10 +105,10 @@ def ensure_environment(dry_run: bool = False) -> list[Pin]:
         print(f"Note: {pin.name} {version} is installed; the tutorial is tested with {pin}.")
     if not to_install and not no_deps:
         print(f"{env_name}: everything is installed.")
-        return []
+        return
     print(f"{env_name}: installing {', '.join(map(str, to_install + no_deps))}")
     if dry_run:
-        return to_install + no_deps
+        return
     if to_install:
         args = [str(p) for p in to_install]
         torch_version = installed_version("torch")
@@ -127,4 +127,3 @@ def ensure_environment(dry_run: bool = False) -> list[Pin]:
         print(f"Installed. {', '.join(already_imported)} was already imported: restart ({restart}) and run again.")
     else:
         print("Installed.")
-    return to_install + no_deps

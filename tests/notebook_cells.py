@@ -1,0 +1,38 @@
+"""Reading the notebooks' code for the structure and API tests."""
+import ast
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def notebooks():
+    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def python_source(cell) -> str:
+    """A code cell's Python, with IPython magics and shell lines blanked out."""
+    lines = [
+        line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in cell.source.splitlines()
+    ]
+    return textwrap.dedent("\n".join(lines))
+
+
+def keyword_calls(name_suffix: str):
+    """(notebook, keyword names) for every call whose dotted name ends with ``name_suffix``."""
+    found = []
+    for path in notebooks():
+        for cell in read(path).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(python_source(cell))):
+                if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(name_suffix):
+                    found.append((path.name, [k.arg for k in node.keywords if k.arg]))
+    return found

@@ -1,0 +1,50 @@
+"""The keyword arguments the notebooks pass to TRL and Unsloth exist in the installed, pinned versions.
+
+On the CPU environment this checks TRL 1.16.0; run on the GPU environment, it also checks
+TRL 1.15.0 and Unsloth 2026.10.9.
+"""
+import inspect
+
+import pytest
+
+from notebook_cells import keyword_calls
+
+OLD_NAMES = {"tokenizer": "processing_class", "reward_fn": "reward_funcs", "max_new_tokens": "max_completion_length"}
+
+
+def accepted(func):
+    params = inspect.signature(func).parameters
+    return set(params), any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def check_calls(suffix, func):
+    names, _ = accepted(func)
+    for notebook, keywords in keyword_calls(suffix):
+        unknown = set(keywords) - names
+        assert not unknown, f"{notebook}: {suffix}({', '.join(sorted(unknown))}) does not exist in the installed version"
+
+
+def test_trl_names_the_notebooks_use():
+    import dataclasses
+
+    from trl import GRPOConfig, GRPOTrainer
+
+    trainer_params, _ = accepted(GRPOTrainer.__init__)
+    assert {"model", "reward_funcs", "args", "train_dataset", "processing_class"} <= trainer_params
+    assert not {"tokenizer", "reward_fn", "resume_from_checkpoint"} & trainer_params
+    fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    assert {"num_generations", "max_completion_length", "temperature", "beta", "loss_type"} <= fields
+    assert "max_new_tokens" not in fields
+    assert "resume_from_checkpoint" in accepted(GRPOTrainer.train)[0]
+    check_calls("GRPOTrainer", GRPOTrainer.__init__)
+    for notebook, keywords in keyword_calls("GRPOConfig"):
+        unknown = set(keywords) - fields
+        assert not unknown, f"{notebook}: GRPOConfig({', '.join(sorted(unknown))}) is not a field of the installed TRL"
+        old = set(keywords) & set(OLD_NAMES)
+        assert not old, f"{notebook}: use {[OLD_NAMES[o] for o in old]}"
+
+
+def test_unsloth_names_the_notebooks_use():
+    unsloth = pytest.importorskip("unsloth", reason="Unsloth is in the GPU environment only")
+    check_calls("FastLanguageModel.from_pretrained", unsloth.FastLanguageModel.from_pretrained)
+    check_calls("FastLanguageModel.get_peft_model", unsloth.FastLanguageModel.get_peft_model)
