@@ -4,34 +4,58 @@ Importing this package is light: it does not import torch, transformers, TRL or 
 notebook can still import Unsloth first (Unsloth patches transformers when it is imported).
 """
 
+from grpo_helpers.config import make_config, validate_config
+from grpo_helpers.config_checks import ConfigWarning, check_trainer_kwargs, find_problems
+from grpo_helpers.config_io import default_config_path, load_config, save_config
+from grpo_helpers.config_notes import batch_arithmetic, explain
+from grpo_helpers.config_widget import ConfigWidget, config_widget
 from grpo_helpers.default_model import DEFAULT_MODEL, GPU_MODEL, OfflineModelUnavailable, resolve_model, tutorial_model
+from grpo_helpers.estimate import T4, calibration, estimate_step
 from grpo_helpers.generation import chat_generate
 from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, hardware_report, print_hardware_report
 from grpo_helpers.install import ensure_environment
 from grpo_helpers.modeling import LORA_TARGET_MODULES, add_lora, count_parameters, load_model
+from grpo_helpers.presets import PRESET_NAMES, recommended_preset
 from grpo_helpers.settings import cache_dir, pick, quick_mode, run_dir
 
 __all__ = [
+    "ConfigWarning",
+    "ConfigWidget",
     "DEFAULT_MODEL",
     "GPU_MODEL",
     "LORA_TARGET_MODULES",
     "Hardware",
     "OfflineModelUnavailable",
+    "PRESET_NAMES",
+    "T4",
     "add_lora",
+    "batch_arithmetic",
     "cache_dir",
+    "calibration",
     "chat_generate",
+    "check_trainer_kwargs",
     "choose_backend",
+    "config_widget",
     "count_parameters",
+    "default_config_path",
     "detect_hardware",
     "ensure_environment",
+    "estimate_step",
+    "explain",
+    "find_problems",
     "hardware_report",
+    "load_config",
     "load_gsm8k",
     "load_model",
+    "make_config",
     "pick",
     "print_hardware_report",
     "quick_mode",
+    "recommended_preset",
     "resolve_model",
     "run_dir",
+    "save_config",
     "tutorial_model",
+    "validate_config",
 ]
