@@ -318,9 +318,7 @@ def find_problems(
     ``hardware`` enables the precision checks; ``num_processes`` is the number of GPUs training
     together (the generation batch spans all of them).
     """
-    problems = check_names(settings)
-    if problems.errors:
-        return problems
+    problems = check_names(settings)  # the value checks below read known fields only
     s = _Settings(settings)
     check_batch(s, problems, num_processes)
     check_sampling(s, problems)

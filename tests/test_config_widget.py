@@ -1,0 +1,87 @@
+"""The config widget, driven as a learner would: pick a preset, move controls, press the button."""
+import pytest
+
+from grpo_helpers.config import make_config
+from grpo_helpers.config_widget import CONTROLLED, ConfigWidget
+from grpo_helpers.hardware import Hardware
+from grpo_helpers.presets import PRESETS, preset_values
+
+pytest.importorskip("ipywidgets")
+
+CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
+
+
+@pytest.fixture(autouse=True)
+def _run_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRPO_RUN_DIR", str(tmp_path / "run"))
+
+
+@pytest.fixture
+def panel():
+    return ConfigWidget(hardware=CPU, model="HuggingFaceTB/SmolLM2-135M-Instruct")
+
+
+def test_starts_from_the_preset_for_the_machine(panel):
+    assert panel.preset.value == "quick_cpu"
+    assert panel.values() == {name: preset_values("quick_cpu")[name] for name in CONTROLLED}
+    assert "No problems." in panel.messages.value
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_choosing_a_preset_moves_every_control(panel, preset):
+    panel.preset.value = preset
+    assert panel.values() == {name: preset_values(preset)[name] for name in CONTROLLED}
+
+
+def test_the_built_config_equals_make_config_with_the_same_values(panel):
+    panel.preset.value = "conservative"
+    panel.set(num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6, max_completion_length=192,
+              per_device_train_batch_size=8, gradient_accumulation_steps=3, max_steps=40, loss_type="dr_grpo")  # fmt: skip
+    built = panel.build()
+    direct = make_config(
+        "conservative", hardware=CPU, num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6,
+        max_completion_length=192, per_device_train_batch_size=8, gradient_accumulation_steps=3, max_steps=40,
+        loss_type="dr_grpo",
+    )  # fmt: skip
+    assert built == direct and panel.config is built
+    assert built.generation_batch_size == 24 and built.scale_rewards == "none"  # the preset's companion kept
+
+
+def test_the_button_builds_or_shows_the_problem(panel):
+    panel.button.click()
+    assert panel.config == make_config("quick_cpu", hardware=CPU) and "Built" in panel.result.value
+    panel.set(num_generations=3)
+    panel.config = None
+    panel.button.click()
+    assert panel.config is None
+    assert "not divisible by num_generations=3" in panel.result.value
+
+
+def test_validation_and_explanations_are_live(panel):
+    before = panel.notes["temperature"].value
+    panel.set(temperature=0.2)
+    assert panel.notes["temperature"].value != before and "near-greedy" in panel.notes["temperature"].value
+    assert "temperature: 0.2 makes the completions of a group nearly identical" in panel.messages.value
+    panel.set(num_generations=3)
+    assert "1 error(s)" in panel.messages.value and "num_generations to a divisor of 4" in panel.messages.value
+    panel.set(num_generations=4, loss_type="cispo")
+    assert "set epsilon_high=5.0" in panel.messages.value
+
+
+def test_estimate_names_both_machines_and_its_method(panel):
+    text = panel.estimate.value
+    assert "CPU (2 cores)" in text and "Tesla T4 GPU" in text and "s/step" in text and "Method:" in text
+    seconds = panel.estimate.value
+    panel.set(max_completion_length=512)
+    assert panel.estimate.value != seconds
+    panel.model.value = "unsloth/Qwen2.5-1.5B-Instruct"
+    assert "Qwen2.5-1.5B" in panel.estimate.value
+
+
+def test_set_refuses_what_the_controls_cannot_hold(panel):
+    with pytest.raises(ValueError, match=r"\['seed'\]: the widget controls num_generations"):
+        panel.set(seed=1)
+    with pytest.raises(ValueError, match="learning_rate=3e-06: the slider offers"):
+        panel.set(learning_rate=3e-6)
+    with pytest.raises(ValueError, match="max_steps=5000 is outside the slider's range"):
+        panel.set(max_steps=5000)
