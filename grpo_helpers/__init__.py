@@ -18,6 +18,7 @@ from grpo_helpers.install import ensure_environment
 from grpo_helpers.modeling import LORA_TARGET_MODULES, add_lora, count_parameters, load_model
 from grpo_helpers.presets import PRESET_NAMES, recommended_preset
 from grpo_helpers.settings import cache_dir, pick, quick_mode, run_dir
+from grpo_helpers.trl_api import accepted_loss_types
 
 __all__ = [
     "ConfigWarning",
@@ -29,6 +30,7 @@ __all__ = [
     "OfflineModelUnavailable",
     "PRESET_NAMES",
     "T4",
+    "accepted_loss_types",
     "add_lora",
     "batch_arithmetic",
     "cache_dir",

@@ -1,7 +1,7 @@
 """Save a GRPOConfig to a JSON file and load it back (notebook 05 saves, notebook 06 loads).
 
 The file holds the settings that make this config what it is: every field that differs from
-TRL's default, plus the fields the presets set and the precision (written even when they equal
+TRL's own default (not Unsloth's, so the file means the same in both environments), plus the fields the presets set and the precision (written even when they equal
 the default, because defaults differ between TRL versions and Unsloth's config class). Loading
 builds ``GRPOConfig(**settings)`` again, so the loaded config equals the saved one.
 
@@ -22,7 +22,7 @@ from grpo_helpers.config_checks import ConfigWarning, check_names, find_problems
 from grpo_helpers.hardware import Hardware, detect_hardware
 from grpo_helpers.presets import PRECISION_FIELDS, PRESET_FIELDS
 from grpo_helpers.settings import run_dir
-from grpo_helpers.trl_api import config_fields, grpo_config_class, trl_version
+from grpo_helpers.trl_api import config_fields, field_default, grpo_config_class, plain_grpo_config_class, trl_version
 
 CONFIG_FILE = "grpo_config.json"
 FORMAT = "grpo_helpers/grpo_config"
@@ -58,16 +58,22 @@ def _to_json(name: str, value):
     )
 
 
+def _changed(name, value, reference) -> bool:
+    if hasattr(reference, name):
+        return value != getattr(reference, name)
+    return value != field_default(name)  # a field of Unsloth's config class only
+
+
 def config_to_settings(config) -> dict:
-    """The settings that rebuild ``config``: fields that differ from a default GRPOConfig built
+    """The settings that rebuild ``config``: fields that differ from TRL's default GRPOConfig built
     for the same device, plus the preset and precision fields."""
     values = {name: getattr(config, name) for name in config_fields() if hasattr(config, name)}
-    reference = grpo_config_class()(**{k: values[k] for k in ("output_dir", *PRECISION_FIELDS[:3])})
+    reference = plain_grpo_config_class()(**{k: values[k] for k in ("output_dir", *PRECISION_FIELDS[:3])})
     keep = set(PRESET_FIELDS) | set(PRECISION_FIELDS) | {"output_dir"}
     settings = {
         name: value
         for name, value in values.items()
-        if name not in DERIVED_FIELDS and (name in keep or value != getattr(reference, name))
+        if name not in DERIVED_FIELDS and (name in keep or _changed(name, value, reference))
     }
     if config.steps_per_generation != config.gradient_accumulation_steps:
         settings["steps_per_generation"] = config.steps_per_generation  # one of the two, never both

@@ -141,8 +141,8 @@ def _key(name: str) -> str:
 
 
 def model_shape(model) -> ModelShape:
-    """The shape of ``model``: a loaded model (its config), a local folder with config.json, or
-    one of ``KNOWN_MODELS`` by name (any organisation prefix)."""
+    """The shape of ``model``: a loaded model (its config), a local folder with config.json, one
+    of ``KNOWN_MODELS`` by name (any organisation prefix), or a Hub id whose config can be read."""
     if isinstance(model, ModelShape):
         return model
     if hasattr(model, "config"):
@@ -154,10 +154,15 @@ def model_shape(model) -> ModelShape:
     for known, shape in KNOWN_MODELS.items():
         if _key(known) == _key(name):
             return shape
-    raise ValueError(
-        f"model={name!r}: its shape is not known here. Pass the loaded model (estimate_step(..., model=model)) "
-        f"or a local folder with config.json, or one of: {', '.join(KNOWN_MODELS)}"
-    )
+    try:  # a Hub id: its config.json is a few kB
+        from transformers import AutoConfig
+
+        return ModelShape.from_config(AutoConfig.from_pretrained(name).get_text_config(), name=name)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"model={name!r}: its shape is not known here and its config could not be read ({type(error).__name__}). "
+            f"Pass the loaded model or a local folder with config.json, or one of: {', '.join(KNOWN_MODELS)}"
+        ) from error
 
 
 @dataclass(frozen=True)

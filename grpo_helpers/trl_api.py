@@ -24,6 +24,13 @@ def grpo_config_class():
     return GRPOConfig
 
 
+def plain_grpo_config_class():
+    """TRL's own GRPOConfig, even after Unsloth has put its subclass in ``trl.GRPOConfig``."""
+    from trl.trainer.grpo_config import GRPOConfig
+
+    return GRPOConfig
+
+
 def trl_version() -> str:
     import trl
 
