@@ -122,22 +122,26 @@ def check_lengths(config, model, tokenizer, dataset, max_seq_length, longest_pro
             return
     if longest_prompt is None:
         return
-    source = "max_seq_length="
+    source = "the max_seq_length you passed"
     if max_seq_length is None and model is not None:
         max_seq_length, source = _model_max_length(model)
     if max_seq_length is None:
         problems.warn("max_seq_length", "prompt lengths were given but no model or max_seq_length: pass one to check they fit")
         return
     completion = config.max_completion_length
-    if longest_prompt + completion > max_seq_length:
-        problems.error(
-            "max_completion_length",
-            f"the longest prompt ({longest_prompt} tokens) + max_completion_length ({completion}) = "
-            f"{longest_prompt + completion} tokens exceeds {source} {max_seq_length}. Lower max_completion_length to "
-            f"{max(max_seq_length - longest_prompt, 0)} or less, load the model with max_seq_length >= "
-            f"{longest_prompt + completion}, or drop prompts longer than {max(max_seq_length - completion, 0)} tokens "
-            "(notebook 04 filters them)",
-        )
+    total = longest_prompt + completion
+    if total <= max_seq_length:
+        return
+    fixes = [f"load the model with max_seq_length >= {total}"]
+    if max_seq_length > longest_prompt:
+        fixes.insert(0, f"lower max_completion_length to {max_seq_length - longest_prompt} or less")
+    if max_seq_length > completion:
+        fixes.append(f"drop prompts longer than {max_seq_length - completion} tokens (notebook 04 filters them)")
+    problems.error(
+        "max_completion_length",
+        f"the longest prompt ({longest_prompt} tokens) + max_completion_length ({completion}) = {total} tokens "
+        f"exceeds {source} ({max_seq_length}): {', or '.join(fixes)}",
+    )
 
 
 def validate_config(

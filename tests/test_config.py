@@ -210,9 +210,12 @@ def test_prompt_plus_completion_must_fit_max_seq_length():
     config = quiet_config("basic", hardware=CPU)  # max_completion_length 256
     model = SimpleNamespace(max_seq_length=300)
     with pytest.raises(ValueError, match=r"longest prompt \(100 tokens\) \+ max_completion_length \(256\) = 356 tokens "
-                       r"exceeds the model's max_seq_length \(set by load_model\) 300. Lower max_completion_length to 200 or less, "
-                       r"load the model with max_seq_length >= 356, or drop prompts longer than 44 tokens"):
+                       r"exceeds the model's max_seq_length \(set by load_model\) \(300\): lower max_completion_length to "
+                       r"200 or less, or load the model with max_seq_length >= 356, or drop prompts longer than 44 tokens"):
         validate_config(config, model, hardware=CPU, longest_prompt=100)
+    with pytest.raises(ValueError, match=r"exceeds the max_seq_length you passed \(200\): load the model with "
+                       r"max_seq_length >= 556\Z"):
+        validate_config(config, hardware=CPU, longest_prompt=300, max_seq_length=200)
     assert validate_config(config, model, hardware=CPU, longest_prompt=44) == []
     dataset = Dataset.from_dict({"prompt": [" ".join(["w"] * 60)]})
     with pytest.raises(ValueError, match=r"longest prompt \(60 tokens\)"):
