@@ -38,7 +38,7 @@ _CAST = {"temperature": float, "beta": float, "learning_rate": float, "loss_type
 
 
 def _controls(widgets) -> dict:
-    style, layout = {"description_width": "150px"}, widgets.Layout(width="420px")
+    style, layout = {"description_width": "170px"}, widgets.Layout(width="440px")
     common = {"style": style, "layout": layout, "continuous_update": False}
     return {
         "num_generations": widgets.IntSlider(min=2, max=32, description="num_generations", **common),
@@ -75,13 +75,15 @@ class ConfigWidget:
         self.config = None
         model = model or tutorial_model(self.hardware)
         models = list(KNOWN_MODELS) + ([model] if model not in KNOWN_MODELS else [])
-        self.preset = widgets.Dropdown(options=PRESET_NAMES, description="start from preset")
+        self.preset = widgets.Dropdown(options=PRESET_NAMES, description="preset", style={"description_width": "170px"})
         self.model = widgets.Dropdown(options=models, value=model, description="model", layout=widgets.Layout(width="420px"))
         self.controls = _controls(widgets)
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
         self.messages = widgets.HTML()
         self.estimate = widgets.HTML()
-        self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check")
+        self.button = widgets.Button(
+            description="Build GRPOConfig", button_style="success", icon="check", layout=widgets.Layout(width="auto")
+        )
         self.result = widgets.HTML()
         rows = [widgets.HBox([self.controls[name], self.notes[name]]) for name in CONTROLLED]
         self.box = widgets.VBox(

@@ -30,7 +30,11 @@ Fitted and assumed constants, and the measurements they come from (``CALIBRATION
   8 completions x 256 tokens, bf16, TRL 1.15: plain transformers + bitsandbytes + PEFT 15-19 s a
   step, Unsloth 11-15 s a step; peak memory 0.67 vs 0.60 GiB. Fitted: o = 2.7 ms (bitsandbytes)
   and 2.1 ms (Unsloth) per layer and token. The memory formula is not fitted; ``calibration()``
-  prints its error against these points.
+  prints its error against these points (+31 % and +24 %).
+- Checked, not fitted: the quick_cpu preset (4 completions x 64 tokens, no gradient checkpointing)
+  on the same 2-core machine took 10.5-12.1 s a step after a 16 s first step; the estimate says
+  12.0 s. Its peak RAM was 3.4 GiB against an estimated 2.1 GiB: on a CPU the estimate leaves out
+  the memory allocator's cached blocks and PyTorch's own working buffers, so read it as a floor.
 - Assumed, not measured: the other GPUs' effective rates (about 30 % of the datasheet's dense
   16-bit peak), a 1.5x slower host on Colab and Kaggle (their CPUs launch the kernels), the
   prompt length P = 150 tokens of the calibration runs, and the CPU process size (0.7 GiB).
@@ -299,28 +303,35 @@ _H100 = Hardware(device="cuda", platform="local", cpu_count=16, ram_gib=128.0, g
 _CALIBRATION_RUN = {"num_generations": 8, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
                     "beta": 0.0, "gradient_checkpointing": True}  # fmt: skip
 
-# The measurements the constants above were fitted to: (what, settings, model, hardware, backend,
-# measured seconds per step (low, high), measured peak memory GiB or None).
+# Measured steps: (what, settings, model, hardware, backend, measured seconds per step (low, high),
+# measured peak memory GiB or None, whether the constants above were fitted to it).
 CALIBRATION = (
     ("CPU 2 cores, SmolLM2-135M, 8 x 96 tokens", {**_CALIBRATION_RUN, "max_completion_length": 96},
      "HuggingFaceTB/SmolLM2-135M-Instruct", Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0),
-     "transformers", (33, 46), None),
+     "transformers", (33, 46), None, True),
     ("H100, 0.40B Qwen2-shape 4-bit, 8 x 256, plain TRL", {**_CALIBRATION_RUN, "max_completion_length": 256},
-     CALIBRATION_GPU_MODEL, _H100, "bitsandbytes", (15, 19), 0.67),
+     CALIBRATION_GPU_MODEL, _H100, "bitsandbytes", (15, 19), 0.67, True),
     ("H100, 0.40B Qwen2-shape 4-bit, 8 x 256, Unsloth", {**_CALIBRATION_RUN, "max_completion_length": 256},
-     CALIBRATION_GPU_MODEL, _H100, "unsloth", (11, 15), 0.60),
+     CALIBRATION_GPU_MODEL, _H100, "unsloth", (11, 15), 0.60, True),
+    # A check, not used for fitting: the quick_cpu preset (4 x 64 tokens, no checkpointing) on the
+    # same 2-core machine, steps 2-4 (the first took 16 s); memory is the process's peak RSS.
+    ("CPU 2 cores, SmolLM2-135M, quick_cpu 4 x 64 tokens", {"num_generations": 4, "per_device_train_batch_size": 4,
+     "gradient_accumulation_steps": 1, "max_completion_length": 64, "beta": 0.0, "gradient_checkpointing": False},
+     "HuggingFaceTB/SmolLM2-135M-Instruct", Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0),
+     "transformers", (10.5, 12.1), 3.41, False),
 )  # fmt: skip
 
 
 def calibration() -> list[dict]:
     """The estimate against each measured point, with its error (estimate / measured - 1, against
-    the middle of the measured range)."""
+    the middle of the measured range) and whether the time constants were fitted to that point."""
     rows = []
-    for what, settings, model, hardware, backend, seconds, memory in CALIBRATION:
+    for what, settings, model, hardware, backend, seconds, memory, fitted in CALIBRATION:
         estimate = estimate_step(settings, model, hardware, backend=backend)
         middle = sum(seconds) / 2
         row = {
             "run": what,
+            "fitted": fitted,
             "measured s/step": f"{seconds[0]}-{seconds[1]}",
             "estimated s/step": round(estimate.seconds, 1),
             "time error": f"{estimate.seconds / middle - 1:+.0%}",

@@ -346,10 +346,11 @@ def test_explanations_change_with_the_value():
 def test_estimate_matches_the_calibration_measurements():
     rows = calibration()
     assert len(rows) == len(CALIBRATION)
-    for row, (_, _, _, _, _, (low, high), memory) in zip(rows, CALIBRATION):
-        assert 0.8 * low <= row["estimated s/step"] <= 1.2 * high, row  # the time constants were fitted here
+    assert any(not row["fitted"] for row in rows), "keep at least one measurement the constants were not fitted to"
+    for row, (_, _, _, _, _, (low, high), memory, _fitted) in zip(rows, CALIBRATION):
+        assert 0.8 * low <= row["estimated s/step"] <= 1.2 * high, row
         if memory is not None:
-            assert 0.6 * memory <= row["estimated GiB"] <= 1.5 * memory, row  # the memory formula was not
+            assert 0.5 * memory <= row["estimated GiB"] <= 1.5 * memory, row  # the memory formula is not fitted
 
 
 def test_estimate_grows_with_the_work():
