@@ -18,6 +18,15 @@ from grpo_helpers.install import ensure_environment
 from grpo_helpers.modeling import LORA_TARGET_MODULES, add_lora, count_parameters, load_model
 from grpo_helpers.presets import PRESET_NAMES, recommended_preset
 from grpo_helpers.settings import cache_dir, pick, quick_mode, run_dir
+from grpo_helpers.training_control import (
+    checkpoint_settings,
+    drive_output_dir,
+    early_stopping_callback,
+    early_stopping_settings,
+    latest_checkpoint,
+    reward_plateau_stopper,
+    train_with_interrupt_save,
+)
 from grpo_helpers.trl_api import accepted_loss_types
 
 __all__ = [
@@ -37,16 +46,21 @@ __all__ = [
     "calibration",
     "chat_generate",
     "check_trainer_kwargs",
+    "checkpoint_settings",
     "choose_backend",
     "config_widget",
     "count_parameters",
     "default_config_path",
     "detect_hardware",
+    "drive_output_dir",
+    "early_stopping_callback",
+    "early_stopping_settings",
     "ensure_environment",
     "estimate_step",
     "explain",
     "find_problems",
     "hardware_report",
+    "latest_checkpoint",
     "load_config",
     "load_gsm8k",
     "load_model",
@@ -56,8 +70,10 @@ __all__ = [
     "quick_mode",
     "recommended_preset",
     "resolve_model",
+    "reward_plateau_stopper",
     "run_dir",
     "save_config",
+    "train_with_interrupt_save",
     "tutorial_model",
     "validate_config",
 ]
