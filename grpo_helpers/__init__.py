@@ -11,6 +11,15 @@ from grpo_helpers.config_notes import batch_arithmetic, explain
 from grpo_helpers.config_widget import ConfigWidget, config_widget
 from grpo_helpers.default_model import DEFAULT_MODEL, GPU_MODEL, OfflineModelUnavailable, resolve_model, tutorial_model
 from grpo_helpers.estimate import T4, calibration, estimate_step
+from grpo_helpers.export import (
+    ExportUnavailable,
+    check_reload,
+    hub_token,
+    push_to_hub,
+    save_adapter,
+    save_gguf,
+    save_merged,
+)
 from grpo_helpers.generation import chat_generate
 from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, hardware_report, print_hardware_report
@@ -33,6 +42,7 @@ __all__ = [
     "ConfigWarning",
     "ConfigWidget",
     "DEFAULT_MODEL",
+    "ExportUnavailable",
     "GPU_MODEL",
     "LORA_TARGET_MODULES",
     "Hardware",
@@ -45,6 +55,7 @@ __all__ = [
     "cache_dir",
     "calibration",
     "chat_generate",
+    "check_reload",
     "check_trainer_kwargs",
     "checkpoint_settings",
     "choose_backend",
@@ -60,6 +71,7 @@ __all__ = [
     "explain",
     "find_problems",
     "hardware_report",
+    "hub_token",
     "latest_checkpoint",
     "load_config",
     "load_gsm8k",
@@ -67,12 +79,16 @@ __all__ = [
     "make_config",
     "pick",
     "print_hardware_report",
+    "push_to_hub",
     "quick_mode",
     "recommended_preset",
     "resolve_model",
     "reward_plateau_stopper",
     "run_dir",
+    "save_adapter",
     "save_config",
+    "save_gguf",
+    "save_merged",
     "train_with_interrupt_save",
     "tutorial_model",
     "validate_config",

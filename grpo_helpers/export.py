@@ -1,0 +1,279 @@
+"""Save a trained model in the form you need, and check that what was saved is what you trained.
+
+- ``save_adapter``: the LoRA adapter alone (safetensors, a few MB). Load it on top of the base model.
+- ``save_merged``: the adapter folded into the base weights, one ordinary model folder (16-bit;
+  4-bit through Unsloth on a GPU). Any transformers or vLLM user can load it without PEFT.
+- ``save_gguf``: one quantized file for llama.cpp, Ollama and LM Studio (through Unsloth on a GPU).
+- ``push_to_hub``: any of the first two, uploaded to the Hugging Face Hub (needs a token).
+- ``check_reload``: load a saved folder again and compare greedy replies with the model in memory.
+
+Every save writes into a temporary folder next to the target and renames it at the end, so a save
+that fails or is interrupted leaves an earlier save in place.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ADAPTER_FILE = "adapter_model.safetensors"
+CHECK_PROMPTS = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether in April and May?",
+    "What is 12 times 7?",
+    "Write one sentence about the sea.",
+)
+TOKEN_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+GGUF_QUANTIZATIONS = ("q4_k_m", "q5_k_m", "q8_0", "f16")
+
+
+class ExportUnavailable(RuntimeError):
+    """This export needs a backend (Unsloth on a CUDA GPU) that this machine does not have."""
+
+
+def _backend(model) -> str:
+    return getattr(model, "grpo_backend", None) or "transformers"
+
+
+def _require_adapters(model, what: str) -> None:
+    from peft import PeftModel
+
+    if not isinstance(model, PeftModel):
+        raise ValueError(
+            f"{what} needs a model with LoRA adapters (from add_lora, or loaded with its adapter), and this is a "
+            f"plain {type(model).__name__}: save it as it is with model.save_pretrained(folder)"
+        )
+
+
+@contextmanager
+def _writing(out_dir):
+    """Yield a temporary folder; on success it replaces ``out_dir`` (an older save stays until then)."""
+    out_dir = Path(out_dir).expanduser()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".partial-", dir=out_dir.parent))
+    try:
+        yield tmp
+        old = out_dir.with_name(out_dir.name + ".old")
+        if out_dir.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _folder_size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+def save_adapter(model, tokenizer, out_dir) -> Path:
+    """Save the LoRA adapter (``adapter_model.safetensors`` + ``adapter_config.json``) and the
+    tokenizer to ``out_dir``; returns it. The adapter config names the base model it belongs to."""
+    _require_adapters(model, "save_adapter")
+    with _writing(out_dir) as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        if not (tmp / ADAPTER_FILE).is_file():
+            raise RuntimeError(f"save_pretrained wrote no {ADAPTER_FILE} (it wrote {sorted(p.name for p in tmp.iterdir())})")
+    out_dir = Path(out_dir).expanduser()
+    print(f"Saved the LoRA adapter to {out_dir} ({_folder_size_mb(out_dir):.1f} MB)")
+    return out_dir
+
+
+def _merged_copy(model):
+    """The base model with the adapter folded in, as a new model: the model in memory keeps its
+    adapters (``merge_and_unload`` on it would remove them)."""
+    import copy
+
+    if _backend(model) == "transformers":
+        return copy.deepcopy(model).merge_and_unload()
+    # bitsandbytes: merging into 4-bit weights would round them again; fold the adapter into a
+    # 16-bit copy of the base model instead.
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base_path = model.peft_config[model.active_adapter].base_model_name_or_path
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype, device_map={"": 0})
+    with tempfile.TemporaryDirectory() as adapter:
+        model.save_pretrained(adapter)
+        return PeftModel.from_pretrained(base, adapter).merge_and_unload()
+
+
+def save_merged(model, tokenizer, out_dir, bits: int = 16) -> Path:
+    """Fold the adapter into the base weights and save one ordinary model folder; returns it.
+
+    ``bits=16``: 16-bit weights (with Unsloth, ``save_pretrained_merged(..., "merged_16bit")``;
+    elsewhere PEFT's ``merge_and_unload`` on a copy, in the model's own precision: float32 on a
+    CPU). ``bits=4``: 4-bit weights, smaller but rounded again (Unsloth only,
+    ``"merged_4bit_forced"``); raises ``ExportUnavailable`` on other backends.
+    """
+    if bits not in (16, 4):
+        raise ValueError(f"bits must be 16 (full quality) or 4 (smaller, rounded again), got {bits!r}")
+    _require_adapters(model, "save_merged")
+    backend = _backend(model)
+    if bits == 4 and backend != "unsloth":
+        raise ExportUnavailable(
+            f"A merged 4-bit model needs Unsloth on a CUDA GPU; this model runs on the {backend} backend. "
+            "Save the merged 16-bit model here (save_merged(..., bits=16)) or the adapter, and quantize on a GPU "
+            "machine, or export GGUF there (save_gguf)."
+        )
+    with _writing(out_dir) as tmp:
+        if backend == "unsloth":
+            method = "merged_16bit" if bits == 16 else "merged_4bit_forced"
+            model.save_pretrained_merged(str(tmp), tokenizer, save_method=method)
+        else:
+            merged = _merged_copy(model)
+            merged.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            del merged
+        if not any(tmp.glob("*.safetensors")):
+            raise RuntimeError(f"the merged save wrote no .safetensors file (it wrote {sorted(p.name for p in tmp.iterdir())})")
+    out_dir = Path(out_dir).expanduser()
+    print(f"Saved the merged {bits}-bit model to {out_dir} ({_folder_size_mb(out_dir):.0f} MB)")
+    return out_dir
+
+
+def save_gguf(model, tokenizer, out_dir, quantization: str = "q4_k_m") -> list[Path]:
+    """Export a GGUF file for llama.cpp / Ollama / LM Studio through Unsloth's
+    ``save_pretrained_gguf``; returns the .gguf files written. ``quantization``: ``q4_k_m`` (the
+    usual choice), ``q5_k_m``, ``q8_0`` (near-lossless) or ``f16`` (no rounding).
+
+    Raises ``ExportUnavailable`` without Unsloth: then save the merged 16-bit model and convert it
+    with llama.cpp's ``convert_hf_to_gguf.py``.
+    """
+    if quantization not in GGUF_QUANTIZATIONS:
+        raise ValueError(f"quantization={quantization!r}: use one of {', '.join(GGUF_QUANTIZATIONS)}")
+    _require_adapters(model, "save_gguf")
+    backend = _backend(model)
+    if backend != "unsloth":
+        raise ExportUnavailable(
+            f"GGUF export here goes through Unsloth on a CUDA GPU; this model runs on the {backend} backend. "
+            "Instead: save_merged(model, tokenizer, folder) here, then convert that folder with llama.cpp: "
+            "python convert_hf_to_gguf.py folder --outtype q8_0 (https://github.com/ggml-org/llama.cpp)"
+        )
+    out_dir = Path(out_dir).expanduser()
+    model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quantization)
+    # Unsloth versions differ in where the file goes: the folder itself or "<folder>_gguf" next to it.
+    found = sorted(out_dir.glob("*.gguf")) + sorted(out_dir.with_name(out_dir.name + "_gguf").glob("*.gguf"))
+    if not found:
+        raise RuntimeError(f"save_pretrained_gguf finished but no .gguf file is in {out_dir} or {out_dir}_gguf")
+    for path in found:
+        print(f"GGUF: {path} ({path.stat().st_size / 2**20:.0f} MB)")
+    return found
+
+
+def hub_token() -> str | None:
+    """A Hugging Face token from the environment (``HF_TOKEN``) or Colab's secrets (the key icon,
+    name ``HF_TOKEN``, notebook access on); None when there is none. Never paste a token into a cell."""
+    for name in TOKEN_ENV:
+        if os.environ.get(name, "").strip():
+            return os.environ[name].strip()
+    try:
+        from google.colab import userdata
+    except ImportError:
+        return None
+    try:
+        return userdata.get("HF_TOKEN") or None
+    except Exception:  # the secret is missing or notebook access is off
+        return None
+
+
+def push_to_hub(model, tokenizer, repo_id: str, what: str = "adapter", private: bool = True, token: str | None = None) -> str:
+    """Upload the adapter (``what="adapter"``) or the merged 16-bit model (``"merged_16bit"``) to
+    the Hub repository ``repo_id`` (``"your-name/model-name"``, created private unless
+    ``private=False``); returns its URL. The token comes from ``hub_token()`` when not given."""
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id or ""):
+        raise ValueError(f"repo_id={repo_id!r}: use 'your-username/a-model-name' (letters, digits, '-', '_', '.')")
+    if what not in ("adapter", "merged_16bit"):
+        raise ValueError(f"what={what!r}: use 'adapter' (small; needs the base model) or 'merged_16bit' (standalone)")
+    token = token or hub_token()
+    if not token:
+        raise ValueError(
+            "No Hugging Face token: create one with write access at https://huggingface.co/settings/tokens, then "
+            "set the environment variable HF_TOKEN before starting Jupyter, or on Colab add it as the secret "
+            "HF_TOKEN (key icon in the left bar) with notebook access on. Do not paste it into a cell."
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "export"
+        if what == "adapter":
+            save_adapter(model, tokenizer, folder)
+        else:
+            save_merged(model, tokenizer, folder, bits=16)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=f"Upload GRPO-trained {what}")
+    url = f"https://huggingface.co/{repo_id}"
+    print(f"Uploaded the {what} to {url}")
+    return url
+
+
+@dataclass
+class ReloadCheck:
+    """Greedy replies of the model in memory and of the saved copy, prompt by prompt."""
+
+    folder: Path
+    table: object  # pandas.DataFrame: prompt, in_memory, reloaded, same
+
+    @property
+    def all_match(self) -> bool:
+        return bool(self.table["same"].all())
+
+    def __str__(self) -> str:
+        same = int(self.table["same"].sum())
+        verdict = "the saved model answers exactly like the one in memory" if self.all_match else "some replies differ"
+        return f"{self.folder}: {same}/{len(self.table)} greedy replies identical: {verdict}."
+
+
+def check_reload(model, tokenizer, folder, prompts=CHECK_PROMPTS, max_new_tokens: int = 32, load_in_4bit: bool | None = None) -> ReloadCheck:
+    """Load ``folder`` (an adapter or a merged model) as a new model and compare its greedy replies
+    to ``prompts`` with those of ``model``; returns a ``ReloadCheck`` (``.all_match``, ``.table``).
+
+    On a CPU an adapter and a merged model reload to the same replies. From a 4-bit model, a
+    merged 16-bit copy holds the same weights without the 4-bit rounding of the matrix products,
+    so a reply can drift after some tokens: compare the answers, not only the exact text.
+    """
+    import gc
+
+    import pandas as pd
+
+    from grpo_helpers.generation import chat_generate
+    from grpo_helpers.modeling import load_model
+
+    folder = Path(folder).expanduser()
+    if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{folder} holds no saved model (no config.json or adapter_config.json): save one first")
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    chats = [[{"role": "user", "content": p}] for p in prompts]
+    backend = _backend(model)
+    if load_in_4bit is None:
+        load_in_4bit = bool(getattr(model, "is_loaded_in_4bit", False)) and (folder / "adapter_config.json").is_file()
+    max_seq_length = getattr(model, "max_seq_length", None) or 1024
+    before = chat_generate(model, tokenizer, chats, max_new_tokens=max_new_tokens)
+    reloaded, reloaded_tokenizer = load_model(str(folder), max_seq_length=max_seq_length, load_in_4bit=load_in_4bit, backend=backend)
+    try:
+        after = chat_generate(reloaded, reloaded_tokenizer, chats, max_new_tokens=max_new_tokens)
+    finally:
+        del reloaded
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+    table = pd.DataFrame({"prompt": prompts, "in_memory": before, "reloaded": after})
+    table["same"] = table["in_memory"] == table["reloaded"]
+    check = ReloadCheck(folder, table)
+    print(check)
+    return check
