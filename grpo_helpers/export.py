@@ -5,6 +5,7 @@
   4-bit through Unsloth on a GPU). Any transformers or vLLM user can load it without PEFT.
 - ``save_gguf``: one quantized file for llama.cpp, Ollama and LM Studio (through Unsloth on a GPU).
 - ``push_to_hub``: any of the first two, uploaded to the Hugging Face Hub (needs a token).
+- ``load_adapter``: the base model with a saved adapter on top, ready to evaluate or train on.
 - ``check_reload``: load a saved folder again and compare greedy replies with the model in memory.
 
 Every save writes into a temporary folder next to the target and renames it at the end, so a save
@@ -84,6 +85,48 @@ def save_adapter(model, tokenizer, out_dir) -> Path:
     out_dir = Path(out_dir).expanduser()
     print(f"Saved the LoRA adapter to {out_dir} ({_folder_size_mb(out_dir):.1f} MB)")
     return out_dir
+
+
+def load_adapter(adapter_dir, max_seq_length: int = 1024, load_in_4bit: bool = True, backend: str | None = None, base_model: str | None = None):
+    """Load the base model named in ``adapter_dir``'s ``adapter_config.json`` (or ``base_model``)
+    with the saved adapter on top, trainable; returns ``(model, tokenizer)`` like ``load_model``.
+
+    The model is a PEFT model, so ``with model.disable_adapter():`` gives the base model back
+    without loading it again. With Unsloth, ``FastLanguageModel.from_pretrained(adapter_dir)``
+    does both loads in one call.
+    """
+    import json
+
+    from grpo_helpers.modeling import _backend as resolve_backend
+    from grpo_helpers.modeling import load_model
+
+    adapter_dir = Path(adapter_dir).expanduser()
+    config_file = adapter_dir / "adapter_config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(
+            f"{adapter_dir} holds no saved adapter (no adapter_config.json): train and save one first "
+            "(notebook 06, or save_adapter(model, tokenizer, folder))"
+        )
+    backend = resolve_backend(backend)
+    if backend == "unsloth" and base_model is None:
+        return load_model(str(adapter_dir), max_seq_length=max_seq_length, load_in_4bit=load_in_4bit, backend=backend)
+
+    from peft import PeftModel
+
+    base_name = base_model or json.loads(config_file.read_text()).get("base_model_name_or_path")
+    if not base_name:
+        raise ValueError(f"{config_file} does not name its base model: pass base_model='the model it was trained on'")
+    try:
+        base, tokenizer = load_model(base_name, max_seq_length=max_seq_length, load_in_4bit=load_in_4bit, backend=backend)
+    except OSError as error:
+        raise OSError(
+            f"The adapter in {adapter_dir} was trained on {base_name!r}, which cannot be loaded here ({error}). "
+            "Pass base_model= with a Hub id or a local folder of that same model."
+        ) from error
+    model = PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=True)
+    model.grpo_backend = backend
+    model.max_seq_length = max_seq_length
+    return model, tokenizer
 
 
 def _merged_copy(model):

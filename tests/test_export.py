@@ -2,7 +2,16 @@
 import pytest
 
 from grpo_helpers import add_lora, chat_generate, load_model
-from grpo_helpers.export import ExportUnavailable, check_reload, hub_token, push_to_hub, save_adapter, save_gguf, save_merged
+from grpo_helpers.export import (
+    ExportUnavailable,
+    check_reload,
+    hub_token,
+    load_adapter,
+    push_to_hub,
+    save_adapter,
+    save_gguf,
+    save_merged,
+)
 from tiny_model import randomize_lora, save_tiny_model
 
 CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a colour.", "Say hi.")]
@@ -32,6 +41,18 @@ def test_adapter_saves_as_safetensors_and_reloads_to_the_same_replies(trained, t
     assert not list(folder.glob("*.bin")) and not list(tmp_path.glob("*.partial-*"))
     check = check_reload(model, tokenizer, folder, max_new_tokens=12)
     assert check.all_match, check.table
+
+
+def test_load_adapter_gives_a_trainable_peft_model_that_answers_the_same(trained, tmp_path):
+    model, tokenizer = trained
+    folder = save_adapter(model, tokenizer, tmp_path / "adapter")
+    loaded, loaded_tokenizer = load_adapter(folder, load_in_4bit=False, backend="transformers")
+    assert chat_generate(loaded, loaded_tokenizer, CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+    assert any(p.requires_grad for n, p in loaded.named_parameters() if "lora_" in n)
+    with loaded.disable_adapter(), model.disable_adapter():
+        assert chat_generate(loaded, loaded_tokenizer, CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+    with pytest.raises(FileNotFoundError, match="no saved adapter"):
+        load_adapter(tmp_path, backend="transformers")
 
 
 def test_merged_model_reloads_to_the_same_replies_and_keeps_the_adapters_in_memory(trained, tmp_path):
