@@ -11,6 +11,7 @@ from grpo_helpers.config_notes import batch_arithmetic, explain
 from grpo_helpers.config_widget import ConfigWidget, config_widget
 from grpo_helpers.default_model import DEFAULT_MODEL, GPU_MODEL, OfflineModelUnavailable, resolve_model, tutorial_model
 from grpo_helpers.estimate import T4, calibration, estimate_step
+from grpo_helpers.evaluate import EvalResult, changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset
 from grpo_helpers.export import (
     ExportUnavailable,
     check_reload,
@@ -50,16 +51,19 @@ __all__ = [
     "OfflineModelUnavailable",
     "PRESET_NAMES",
     "T4",
+    "EvalResult",
     "accepted_loss_types",
     "add_lora",
     "batch_arithmetic",
     "cache_dir",
     "calibration",
+    "changed_examples",
     "chat_generate",
     "check_reload",
     "check_trainer_kwargs",
     "checkpoint_settings",
     "choose_backend",
+    "compare_results",
     "config_widget",
     "count_parameters",
     "default_config_path",
@@ -69,8 +73,10 @@ __all__ = [
     "early_stopping_settings",
     "ensure_environment",
     "estimate_step",
+    "evaluate_gsm8k",
     "explain",
     "find_problems",
+    "gsm8k_subset",
     "hardware_report",
     "hub_token",
     "latest_checkpoint",

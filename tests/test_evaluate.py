@@ -1,0 +1,111 @@
+"""GSM8K evaluation: a fixed subset, deterministic greedy answers, right scoring, and the changed examples."""
+import pytest
+
+import grpo_helpers.generation
+from grpo_helpers import add_lora, load_gsm8k, load_model
+from grpo_helpers.answers import extract_gsm8k_answer
+from grpo_helpers.evaluate import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset, training_prompt
+from grpo_helpers.rewards import SYSTEM_PROMPT
+from tiny_model import randomize_lora, save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def test_split():
+    return load_gsm8k("test", source="bundled")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = save_tiny_model(tmp_path_factory.mktemp("tiny"))
+    model, tokenizer = load_model(str(folder), load_in_4bit=False, backend="transformers")
+    model = add_lora(model, r=4, use_gradient_checkpointing=False)
+    randomize_lora(model)
+    return model, tokenizer
+
+
+def test_the_subset_is_fixed_by_the_seed(test_split):
+    first = gsm8k_subset(5, seed=3, dataset=test_split)
+    assert first["id"] == gsm8k_subset(5, seed=3, dataset=test_split)["id"]
+    assert first["id"] != gsm8k_subset(5, seed=4, dataset=test_split)["id"]
+    assert first["question"] == [test_split[i]["question"] for i in first["id"]]
+    with pytest.raises(ValueError, match="between 1 and 1319"):
+        gsm8k_subset(5000, dataset=test_split)
+
+
+def test_the_prompt_is_the_training_prompt(test_split):
+    from grpo_helpers.prepare import format_chat
+
+    row = test_split[0]
+    assert training_prompt(row["question"]) == format_chat(row)["prompt"]
+    assert training_prompt("Q?")[0] == {"role": "system", "content": SYSTEM_PROMPT}
+
+
+def test_evaluation_on_cpu_is_deterministic_and_sees_the_adapter(tiny, test_split):
+    model, tokenizer = tiny
+    settings = dict(n_examples=6, seed=1, batch_size=4, max_new_tokens=8, dataset=test_split, progress=False)
+    first = evaluate_gsm8k(model, tokenizer, label="a", **settings)
+    second = evaluate_gsm8k(model, tokenizer, label="b", **settings)
+    assert first.table.equals(second.table)
+    with model.disable_adapter():
+        base = evaluate_gsm8k(model, tokenizer, label="base", **settings)
+    assert list(base.table["completion"]) != list(first.table["completion"])
+    model.train()
+    evaluate_gsm8k(model, tokenizer, **settings)
+    assert model.training  # evaluation switched to eval mode and back
+    model.eval()
+
+
+def scripted_model(answers_by_question):
+    """Stands in for chat_generate: answers each question with the given text."""
+
+    def generate(model, tokenizer, chats, max_new_tokens=128, **kwargs):
+        return [answers_by_question[chat[-1]["content"]] for chat in chats]
+
+    return generate
+
+
+def test_scoring_accuracy_format_and_changes(test_split, monkeypatch):
+    rows = gsm8k_subset(4, seed=0, dataset=test_split)
+    q, ref = list(rows["question"]), [extract_gsm8k_answer(a) for a in rows["answer"]]
+    before = {
+        q[0]: f"Reasoning. <answer>{ref[0]}</answer>",  # right, formatted
+        q[1]: f"The answer is {ref[1]}",  # right, not formatted
+        q[2]: "I do not know.",  # no answer
+        q[3]: "Reasoning. <answer>-1</answer>",  # wrong, formatted
+    }
+    after = {**before, q[1]: "Reasoning. <answer>-7</answer>", q[2]: f"So: <answer>{ref[2]}</answer>"}
+
+    class Model:  # only what evaluate_gsm8k touches besides generation
+        training = False
+
+        def eval(self):
+            pass
+
+    settings = dict(n_examples=4, seed=0, dataset=test_split, progress=False)
+    monkeypatch.setattr(grpo_helpers.generation, "chat_generate", scripted_model(before))
+    first = evaluate_gsm8k(Model(), None, label="before", **settings)
+    assert list(first.table["correct"]) == [True, True, False, False]
+    assert list(first.table["formatted"]) == [True, False, False, True]
+    assert first.table["predicted"][2] is None
+    assert (first.accuracy, first.format_rate) == (0.5, 0.5)
+
+    monkeypatch.setattr(grpo_helpers.generation, "chat_generate", scripted_model(after))
+    second = evaluate_gsm8k(Model(), None, label="after", **settings)
+    changes = changed_examples(first, second)
+    assert list(changes["change"]) == ["wrong -> right", "right -> wrong"]
+    assert list(changes["question"]) == [q[2], q[1]]
+    assert list(changes["answer_after"]) == [ref[2], "-7"]
+    table = compare_results(first, second)
+    assert list(table.index) == ["before", "after"] and list(table["accuracy"]) == [0.5, 0.5]
+
+    other = evaluate_gsm8k(Model(), None, label="other", **{**settings, "n_examples": 3})
+    with pytest.raises(ValueError, match="same n_examples, seed and split"):
+        changed_examples(first, other)
+
+
+def test_bad_settings_say_what_to_change(tiny, test_split):
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match="batch_size must be a positive"):
+        evaluate_gsm8k(model, tokenizer, n_examples=2, batch_size=0, dataset=test_split)
+    with pytest.raises(ValueError, match="'question' and 'answer'"):
+        gsm8k_subset(2, dataset=test_split.rename_column("answer", "solution"))
