@@ -144,7 +144,7 @@ class LiveRewardDashboard(TrainerCallback):
         image, html = Image(data=png_bytes(self.figure), format="png"), HTML(_warnings_html(self.warnings))
         if self._handles is None:
             self._handles = (display(image, display_id=True), display(html, display_id=True))
-        else:
+        elif None not in self._handles:  # display() returns None where no frontend is attached
             self._handles[0].update(image)
             self._handles[1].update(html)
         self._last_draw = time.monotonic()

@@ -13,6 +13,7 @@ from grpo_helpers.dashboard_data import EMPTY_NOTES, PANELS, panel_series
 from grpo_helpers.health import HealthWarning
 
 FIGSIZE = (15, 9.5)
+FRACTION_PANELS = ("Groups with zero reward std", "Clipped completions (fraction)")
 
 
 def new_figure(figsize=FIGSIZE):
@@ -31,6 +32,8 @@ def new_figure(figsize=FIGSIZE):
 
 def draw(figure, axes, log_history, warnings: list[HealthWarning] = (), window: int = 10, title: str = "") -> dict:
     """Redraw every panel from ``log_history``; returns the plotted ``panel_series``."""
+    from matplotlib.ticker import MaxNLocator
+
     panels = panel_series(log_history, window)
     for ax, (name, lines) in zip(axes, panels.items()):
         ax.clear()
@@ -46,6 +49,9 @@ def draw(figure, axes, log_history, warnings: list[HealthWarning] = (), window: 
             ax.set_yticks([])
         else:
             ax.set_xlabel("step", fontsize=8)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if name in FRACTION_PANELS:
+                ax.set_ylim(-0.05, 1.05)
             ax.tick_params(labelsize=8)
             ax.grid(alpha=0.3)
             if len(lines) > 1:
