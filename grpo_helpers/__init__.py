@@ -4,6 +4,7 @@ Importing this package is light: it does not import torch, transformers, TRL or 
 notebook can still import Unsloth first (Unsloth patches transformers when it is imported).
 """
 
+from grpo_helpers.answers import answers_match, extract_all_answers, extract_answer, extract_gsm8k_answer, normalize_answer
 from grpo_helpers.config import make_config, validate_config
 from grpo_helpers.config_checks import ConfigWarning, check_trainer_kwargs, find_problems
 from grpo_helpers.config_io import default_config_path, load_config, save_config
@@ -27,7 +28,25 @@ from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, hardware_report, print_hardware_report
 from grpo_helpers.install import ensure_environment
 from grpo_helpers.modeling import LORA_TARGET_MODULES, add_lora, count_parameters, load_model
+from grpo_helpers.prepare import filter_long_prompts, format_chat, format_grpo, length_stats, prepare_gsm8k, prompt_token_lengths
 from grpo_helpers.presets import PRESET_NAMES, recommended_preset
+from grpo_helpers.reward_checks import RewardFunctionError, check_reward_functions, sample_completions
+from grpo_helpers.reward_model import EXAMPLE_REWARD_MODEL, RewardModelUnavailable, make_reward_model_reward
+from grpo_helpers.reward_playground import RewardPlayground, reward_playground
+from grpo_helpers.rewards import (
+    ANSWER_FORMAT,
+    ANSWER_INSTRUCTION,
+    SYSTEM_PROMPT,
+    completion_text,
+    correctness_reward,
+    format_answer,
+    integer_answer_reward,
+    make_overlong_penalty,
+    score_completion,
+    soft_format_reward,
+    strict_format_reward,
+    tutorial_rewards,
+)
 from grpo_helpers.settings import cache_dir, pick, quick_mode, run_dir
 from grpo_helpers.training_control import (
     checkpoint_settings,
@@ -100,4 +119,35 @@ __all__ = [
     "train_with_interrupt_save",
     "tutorial_model",
     "validate_config",
+    "ANSWER_FORMAT",
+    "ANSWER_INSTRUCTION",
+    "EXAMPLE_REWARD_MODEL",
+    "RewardFunctionError",
+    "RewardModelUnavailable",
+    "RewardPlayground",
+    "SYSTEM_PROMPT",
+    "answers_match",
+    "check_reward_functions",
+    "completion_text",
+    "correctness_reward",
+    "extract_all_answers",
+    "extract_answer",
+    "extract_gsm8k_answer",
+    "filter_long_prompts",
+    "format_answer",
+    "format_chat",
+    "format_grpo",
+    "integer_answer_reward",
+    "length_stats",
+    "make_overlong_penalty",
+    "make_reward_model_reward",
+    "normalize_answer",
+    "prepare_gsm8k",
+    "prompt_token_lengths",
+    "reward_playground",
+    "sample_completions",
+    "score_completion",
+    "soft_format_reward",
+    "strict_format_reward",
+    "tutorial_rewards",
 ]

@@ -1,0 +1,130 @@
+"""Turn GSM8K into what GRPOTrainer reads: a ``prompt`` column and the columns the rewards need.
+
+GRPOTrainer takes each row's ``prompt`` (a string, or a list of chat messages), samples
+completions for it, and passes every *other* column to the reward functions as a keyword
+argument. So the dataset for ``correctness_reward(prompts, completions, ground_truth, **kwargs)``
+needs exactly two columns: ``prompt`` and ``ground_truth``.
+
+- ``format_grpo``: the minimal version (the question as a plain-text prompt).
+- ``format_chat``: the version the tutorial trains on: a system prompt that states the answer
+  format the format rewards check, then the question as the user's message.
+- ``prepare_gsm8k``: load a split, format it, and drop prompts too long for the model.
+
+TRL no longer truncates prompts (``max_prompt_length`` is gone), so a very long prompt costs
+memory and time on every step; ``filter_long_prompts`` removes them before training.
+"""
+
+from __future__ import annotations
+
+from statistics import mean, median
+
+from grpo_helpers.answers import extract_gsm8k_answer
+from grpo_helpers.rewards import SYSTEM_PROMPT
+
+
+def format_grpo(example: dict) -> dict:
+    """``{"prompt": question, "ground_truth": final answer}`` from a GSM8K row (``question``, ``answer``)."""
+    _check_row(example)
+    return {"prompt": example["question"], "ground_truth": extract_gsm8k_answer(example["answer"])}
+
+
+def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT) -> dict:
+    """A conversational prompt: the system prompt (answer format included), then the question."""
+    _check_row(example)
+    return {
+        "prompt": [
+            {"role": "system", "content": system_prompt},
+            {"role": "user", "content": example["question"]},
+        ],
+        "ground_truth": extract_gsm8k_answer(example["answer"]),
+    }
+
+
+def _check_row(example) -> None:
+    missing = [c for c in ("question", "answer") if c not in example]
+    if missing:
+        raise KeyError(
+            f"A GSM8K row needs the columns 'question' and 'answer'; this one lacks {missing} "
+            f"(it has {list(example)}). Load the data with grpo_helpers.load_gsm8k()."
+        )
+
+
+def prompt_texts(dataset, tokenizer) -> list[str]:
+    """Each prompt as the model will see it: chat prompts rendered with the tokenizer's chat template."""
+    texts = []
+    for prompt in dataset["prompt"]:
+        if isinstance(prompt, list):
+            texts.append(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
+        else:
+            texts.append(prompt)
+    return texts
+
+
+def prompt_token_lengths(dataset, tokenizer) -> list[int]:
+    """The number of tokens of each prompt, chat template included (what the model really reads)."""
+    texts = prompt_texts(dataset, tokenizer)
+    chat = bool(texts) and isinstance(dataset[0]["prompt"], list)
+    # A rendered chat template already holds its special tokens; plain text gets the tokenizer's own.
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=not chat)["input_ids"]]
+
+
+def length_stats(lengths) -> dict:
+    """min, mean, median, 95th and 99th percentile and max of a list of token counts."""
+    lengths = sorted(lengths)
+    if not lengths:
+        raise ValueError("No lengths to summarise: the dataset is empty.")
+
+    def percentile(q):
+        return lengths[min(len(lengths) - 1, int(round(q / 100 * (len(lengths) - 1))))]
+
+    return {
+        "count": len(lengths),
+        "min": lengths[0],
+        "mean": round(mean(lengths), 1),
+        "median": median(lengths),
+        "p95": percentile(95),
+        "p99": percentile(99),
+        "max": lengths[-1],
+    }
+
+
+def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
+    """Keep the rows whose prompt has at most ``max_prompt_length`` tokens; returns ``(dataset, n_removed)``."""
+    if not isinstance(max_prompt_length, int) or max_prompt_length <= 0:
+        raise ValueError(f"max_prompt_length must be a positive number of tokens, got {max_prompt_length!r}")
+    lengths = prompt_token_lengths(dataset, tokenizer)
+    keep = [i for i, n in enumerate(lengths) if n <= max_prompt_length]
+    if not keep:
+        raise ValueError(
+            f"Every prompt is longer than max_prompt_length={max_prompt_length} tokens (the shortest has "
+            f"{min(lengths)}). Raise max_prompt_length, or shorten the system prompt."
+        )
+    return dataset.select(keep), len(lengths) - len(keep)
+
+
+def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, max_prompt_length: int | None = None,
+                  n: int | None = None, seed: int = 0, source: str = "auto", system_prompt: str = SYSTEM_PROMPT):
+    """GSM8K's ``split`` ready for GRPOTrainer: columns ``prompt`` and ``ground_truth`` only.
+
+    ``chat=True`` gives conversational prompts (``format_chat``), ``False`` plain text
+    (``format_grpo``). ``n`` keeps a shuffled sample of that many rows (``seed`` fixes which).
+    With a ``tokenizer`` and ``max_prompt_length``, over-long prompts are dropped and the number
+    dropped is printed. Keep the ``test`` split for evaluation: train on ``train`` only.
+    """
+    from grpo_helpers.gsm8k import load_gsm8k
+
+    if max_prompt_length is not None and tokenizer is None:
+        raise ValueError("max_prompt_length needs the tokenizer that will read the prompts: pass tokenizer=...")
+    dataset = load_gsm8k(split, source=source)
+    if n is not None:
+        if not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive number of rows, got {n!r}")
+        dataset = dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
+    if chat:
+        dataset = dataset.map(format_chat, fn_kwargs={"system_prompt": system_prompt}, remove_columns=dataset.column_names)
+    else:
+        dataset = dataset.map(format_grpo, remove_columns=dataset.column_names)
+    if max_prompt_length is not None:
+        dataset, removed = filter_long_prompts(dataset, tokenizer, max_prompt_length)
+        print(f"GSM8K {split}: kept {len(dataset)} prompts, dropped {removed} longer than {max_prompt_length} tokens.")
+    return dataset
