@@ -219,3 +219,35 @@ def test_playground_survives_a_broken_reward():
     assert "raised RuntimeError" in play.table.value
     with pytest.raises(ValueError, match="at least one reward function"):
         reward_playground([])
+
+
+# ---- the reward-model reward ------------------------------------------------------------------
+def test_reward_model_reward_with_a_tiny_local_classifier(tmp_path):
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from grpo_helpers import DEFAULT_MODEL, resolve_model
+    from grpo_helpers.reward_model import make_reward_model_reward
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+
+    reward = make_reward_model_reward(str(tmp_path), local_files_only=True, batch_size=2, device="cpu")
+    assert reward.__name__.startswith("reward_model_")
+    text_scores = reward(["What is 2+2?"] * 3, ["4", "<answer>4</answer>", "five"])
+    chat_scores = reward([[{"role": "user", "content": "What is 2+2?"}]] * 3, [as_message(t) for t in ("4", "x", "five")])
+    assert len(text_scores) == 3 and len(chat_scores) == 3
+    assert all(isinstance(s, float) and math.isfinite(s) for s in text_scores + chat_scores)
+    assert len(set(text_scores)) > 1  # different texts, different scores
+    assert check_reward_functions([reward], dataset()) == []
+
+
+def test_reward_model_unavailable_offline_says_what_to_do(tmp_path):
+    from grpo_helpers.reward_model import RewardModelUnavailable, make_reward_model_reward
+
+    with pytest.raises(RewardModelUnavailable, match="Could not load the reward model.*download"):
+        make_reward_model_reward(str(tmp_path / "no-such-model"), local_files_only=True)
