@@ -22,6 +22,7 @@ This module imports transformers (the callback subclasses ``TrainerCallback``), 
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from pathlib import Path
@@ -92,7 +93,11 @@ class LiveRewardDashboard(TrainerCallback):
             raise ValueError(f"every_seconds must be a number of seconds >= 0 (e.g. 2), got {every_seconds!r}")
         if health is not None and not isinstance(health, dict):
             raise TypeError(f"health must be a dict of check_health keyword arguments (e.g. {{'kl_limit': 0.5}}), got {health!r}")
-        check_health([], **(health or {}))  # checks the keyword arguments now, not at step 1
+        accepted = [name for name in inspect.signature(check_health).parameters if name != "log_history"]
+        unknown = sorted(set(health or {}) - set(accepted))
+        if unknown:
+            raise TypeError(f"health has unknown settings {unknown}: check_health accepts {', '.join(accepted)}")
+        check_health([], **(health or {}))  # checks the values now, not at step 1
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.window = window
         self.mode = dashboard_mode(mode)
