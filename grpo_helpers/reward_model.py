@@ -37,7 +37,7 @@ def make_reward_model_reward(model_id: str, *, local_files_only: bool | None = N
         tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local_files_only)
         model = AutoModelForSequenceClassification.from_pretrained(model_id, local_files_only=local_files_only)
     except (OSError, ValueError) as error:
-        where = "in the local cache (the Hub is not reachable)" if local_files_only else "on the Hub or locally"
+        where = "from this machine's cache (local_files_only=True)" if local_files_only else "from the Hub or a local folder"
         raise RewardModelUnavailable(
             f"Could not load the reward model {model_id!r} {where}: {type(error).__name__}: {str(error)[:200]}. "
             "Download it once with internet (huggingface-cli download <id>), pass a local folder, "

@@ -196,7 +196,7 @@ def make_overlong_penalty(max_completion_length: int, soft_cache: int | None = N
             lengths = [len(ids) for ids in completion_ids]
         else:
             lengths = [len(text) // 4 for text in _texts(completions)]
-        return [-max_penalty * min(1.0, max(0, n - start) / soft_cache) for n in lengths]
+        return [0.0 - max_penalty * min(1.0, max(0, n - start) / soft_cache) for n in lengths]  # "0.0 -": never -0.0
 
     overlong_penalty.__doc__ = (
         f"0 up to {start} completion tokens, then down to -{max_penalty} at {max_completion_length} tokens "
