@@ -26,6 +26,7 @@ from grpo_helpers.export import (
 from grpo_helpers.generation import chat_generate
 from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, hardware_report, print_hardware_report
+from grpo_helpers.health import HealthWarning, check_health
 from grpo_helpers.install import ensure_environment
 from grpo_helpers.modeling import LORA_TARGET_MODULES, add_lora, count_parameters, load_model
 from grpo_helpers.prepare import filter_long_prompts, format_chat, format_grpo, length_stats, prepare_gsm8k, prompt_token_lengths
@@ -67,6 +68,7 @@ __all__ = [
     "GPU_MODEL",
     "LORA_TARGET_MODULES",
     "Hardware",
+    "HealthWarning",
     "OfflineModelUnavailable",
     "PRESET_NAMES",
     "T4",
@@ -78,6 +80,7 @@ __all__ = [
     "calibration",
     "changed_examples",
     "chat_generate",
+    "check_health",
     "check_reload",
     "check_trainer_kwargs",
     "checkpoint_settings",
