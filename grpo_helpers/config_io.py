@@ -68,7 +68,7 @@ def config_to_settings(config) -> dict:
     """The settings that rebuild ``config``: fields that differ from TRL's default GRPOConfig built
     for the same device, plus the preset and precision fields."""
     values = {name: getattr(config, name) for name in config_fields() if hasattr(config, name)}
-    reference = plain_grpo_config_class()(**{k: values[k] for k in ("output_dir", *PRECISION_FIELDS[:3])})
+    reference = plain_grpo_config_class()(**{k: values[k] for k in ("output_dir", "bf16", "fp16", "use_cpu")})
     keep = set(PRESET_FIELDS) | set(PRECISION_FIELDS) | {"output_dir"}
     settings = {
         name: value

@@ -22,22 +22,29 @@ Method (all sizes per device, for one optimizer step):
   precision (micro-batch x T x vocabulary; TRL's log-softmax kernel makes no float32 copy); on a
   CPU, + the Python process itself (torch, transformers and TRL loaded).
 
-Fitted and assumed constants, and the measurements they come from (``CALIBRATION``):
+Fitted and assumed constants, and the measurements they come from (``CALIBRATION``; the
+estimate is for steps after the first: Unsloth compiles for 1-2 steps, 30-60 s each):
 
 - CPU: one GRPO step with SmolLM2-135M, 8 completions of 96 tokens, took 33-46 s on a 2-core
   machine (shared with other work). Fitted: F = 24 GFLOP/s per core, o = 0.5 ms per layer.
-- H100, a 0.40B Qwen2-shape model (hidden 896, 24 layers), 4-bit + LoRA r=16 on all projections,
-  8 completions x 256 tokens, bf16, TRL 1.15: plain transformers + bitsandbytes + PEFT 15-19 s a
-  step, Unsloth 11-15 s a step; peak memory 0.67 vs 0.60 GiB. Fitted: o = 2.7 ms (bitsandbytes)
-  and 2.1 ms (Unsloth) per layer and token. The memory formula is not fitted; ``calibration()``
-  prints its error against these points (+31 % and +24 %).
+- H100, measured through this package (load_model, add_lora r=16 on all projections, make_config
+  "basic" with beta=0, 8 completions x 256 tokens, bf16, TRL 1.15, Unsloth 2026.10.9) on
+  random-init models, whose completions always run to the limit: a 0.40B Qwen2-shape model
+  (hidden 896, 24 layers, SmolLM2's 49,152-token vocabulary) took 9.1-11.3 s a step with Unsloth
+  and 17.2-24.3 s with transformers + bitsandbytes; the SmolLM2-135M shape (Llama, 30 layers)
+  took 1.9-3.6 s with Unsloth. Fitted: o per layer and token = 1.66 ms (Unsloth, Qwen2), 0.35 ms
+  (Unsloth, Llama: Unsloth's fast Llama decoding) and 3.1 ms (bitsandbytes). The memory formula
+  is not fitted; ``calibration()`` prints its error against the measured peaks.
+- Reported earlier by another session for the same 0.40B setup (not used for fitting): Unsloth
+  11-15 s and 0.60 GiB, plain TRL 15-19 s and 0.67 GiB a step.
 - Checked, not fitted: the quick_cpu preset (4 completions x 64 tokens, no gradient checkpointing)
-  on the same 2-core machine took 10.5-12.1 s a step after a 16 s first step; the estimate says
-  12.0 s. Its peak RAM was 3.4 GiB against an estimated 2.1 GiB: on a CPU the estimate leaves out
-  the memory allocator's cached blocks and PyTorch's own working buffers, so read it as a floor.
-- Assumed, not measured: the other GPUs' effective rates (about 30 % of the datasheet's dense
-  16-bit peak), a 1.5x slower host on Colab and Kaggle (their CPUs launch the kernels), the
-  prompt length P = 150 tokens of the calibration runs, and the CPU process size (0.7 GiB).
+  on the 2-core machine took 10.5-12.1 s a step after a 16 s first step; the estimate says 12.0 s.
+  Its peak RAM was 3.4 GiB against an estimated 2.1 GiB: on a CPU the estimate leaves out the
+  memory allocator's cached blocks and PyTorch's own working buffers, so read it as a floor there.
+- Assumed, not measured: bitsandbytes on Llama-shape models (the Qwen2 value), the other GPUs'
+  effective rates (about 30 % of the datasheet's dense 16-bit peak), a 1.5x slower host on Colab
+  and Kaggle (their CPUs launch the kernels), the prompt length P = 150 tokens, and the CPU
+  process size (0.7 GiB).
 """
 
 from __future__ import annotations
@@ -53,7 +60,16 @@ PROMPT_TOKENS = 150  # a GSM8K question in the tutorial's chat template, roughly
 CPU_FLOPS_PER_CORE = 24e9  # fitted to the CPU calibration point
 CPU_OVERHEAD_S = 0.5e-3  # per layer and decoded token on a CPU, fitted with it
 CPU_PROCESS_GIB = 0.7  # Python with torch, transformers and TRL imported (assumed)
-GPU_OVERHEAD_S = {"unsloth": 2.1e-3, "bitsandbytes": 2.7e-3, "transformers": 1.5e-3}  # per layer and token
+# Per layer and decoded token on an H100, by backend and model family (fitted; see above).
+GPU_OVERHEAD_S = {
+    ("unsloth", "llama"): 0.35e-3,
+    ("unsloth", "qwen2"): 1.66e-3,
+    ("bitsandbytes", "llama"): 3.1e-3,
+    ("bitsandbytes", "qwen2"): 3.1e-3,
+    ("transformers", "llama"): 1.5e-3,
+    ("transformers", "qwen2"): 1.5e-3,
+}
+FAMILIES = {"llama": "llama", "mistral": "llama", "qwen2": "qwen2", "qwen3": "qwen2"}  # model_type -> family
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -70,6 +86,7 @@ class ModelShape:
     head_dim: int
     vocab: int
     tied: bool = True
+    family: str = "llama"  # how fast Unsloth decodes it: "llama", "qwen2" or "other" (the slower)
 
     @classmethod
     def from_config(cls, config, name: str = "") -> ModelShape:
@@ -85,6 +102,7 @@ class ModelShape:
             head_dim=get("head_dim") or get("hidden_size") // heads,
             vocab=get("vocab_size"),
             tied=bool(get("tie_word_embeddings", True)),
+            family=FAMILIES.get(get("model_type", ""), "other"),
         )
 
     def projections(self) -> dict[str, tuple[int, int]]:
@@ -116,7 +134,8 @@ class ModelShape:
 
 
 def _shape(name, hidden, intermediate, layers, heads, kv_heads, head_dim, vocab):
-    return ModelShape(name, hidden, intermediate, layers, heads, kv_heads, head_dim, vocab)
+    family = "qwen2" if "qwen" in name.lower() else "llama"
+    return ModelShape(name, hidden, intermediate, layers, heads, kv_heads, head_dim, vocab, True, family)
 
 
 # Published configs of the models the tutorial suggests (all with tied embeddings).
@@ -134,7 +153,7 @@ KNOWN_MODELS = {
     )
 }
 # The calibration model: Qwen2.5-0.5B's blocks with the SmolLM2 tokenizer's vocabulary (0.40B).
-CALIBRATION_GPU_MODEL = _shape("Qwen2-shape 0.40B (calibration)", 896, 4864, 24, 14, 2, 64, 49152)
+CALIBRATION_GPU_MODEL = _shape("Qwen2-shape 0.40B (calibration)", 896, 4864, 24, 14, 2, 64, 49152)  # family qwen2
 
 
 def _key(name: str) -> str:
@@ -258,7 +277,11 @@ def estimate_step(
 
     profile = device_profile(hardware)
     on_gpu = hardware.has_cuda
-    overhead = (GPU_OVERHEAD_S[backend] * profile.host_factor) if on_gpu else CPU_OVERHEAD_S
+    if on_gpu:
+        per_family = {f: v for (b, f), v in GPU_OVERHEAD_S.items() if b == backend}
+        overhead = per_family.get(shape.family, max(per_family.values())) * profile.host_factor
+    else:
+        overhead = CPU_OVERHEAD_S
     four_bit = on_gpu and backend in ("unsloth", "bitsandbytes")
     act = 2 if on_gpu else 4
     weight_bytes = shape.block_params * (4.5 / 8 if four_bit else act) + shape.embedding_params * act
@@ -305,20 +328,27 @@ _CALIBRATION_RUN = {"num_generations": 8, "per_device_train_batch_size": 8, "gra
 
 # Measured steps: (what, settings, model, hardware, backend, measured seconds per step (low, high),
 # measured peak memory GiB or None, whether the constants above were fitted to it).
+_GPU_RUN = {**_CALIBRATION_RUN, "max_completion_length": 256, "optim": "adamw_8bit"}
+_SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+_CPU2 = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 CALIBRATION = (
     ("CPU 2 cores, SmolLM2-135M, 8 x 96 tokens", {**_CALIBRATION_RUN, "max_completion_length": 96},
-     "HuggingFaceTB/SmolLM2-135M-Instruct", Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0),
-     "transformers", (33, 46), None, True),
-    ("H100, 0.40B Qwen2-shape 4-bit, 8 x 256, plain TRL", {**_CALIBRATION_RUN, "max_completion_length": 256},
-     CALIBRATION_GPU_MODEL, _H100, "bitsandbytes", (15, 19), 0.67, True),
-    ("H100, 0.40B Qwen2-shape 4-bit, 8 x 256, Unsloth", {**_CALIBRATION_RUN, "max_completion_length": 256},
-     CALIBRATION_GPU_MODEL, _H100, "unsloth", (11, 15), 0.60, True),
-    # A check, not used for fitting: the quick_cpu preset (4 x 64 tokens, no checkpointing) on the
-    # same 2-core machine, steps 2-4 (the first took 16 s); memory is the process's peak RSS.
+     _SMOL, _CPU2, "transformers", (33, 46), None, True),
+    ("H100, 0.40B Qwen2-shape, 8 x 256, Unsloth", _GPU_RUN, CALIBRATION_GPU_MODEL, _H100, "unsloth",
+     (9.1, 11.3), 0.613, True),
+    ("H100, 0.40B Qwen2-shape, 8 x 256, bitsandbytes", _GPU_RUN, CALIBRATION_GPU_MODEL, _H100, "bitsandbytes",
+     (17.2, 24.3), 1.039, True),
+    ("H100, SmolLM2-135M shape, 8 x 256, Unsloth", _GPU_RUN, _SMOL, _H100, "unsloth", (1.9, 3.6), 0.447, True),
+    # Checks, not used for fitting.
+    ("H100, SmolLM2-135M shape, 8 x 128, Unsloth", {**_GPU_RUN, "max_completion_length": 128}, _SMOL, _H100,
+     "unsloth", (1.33, 1.59), 0.477, False),
+    ("H100, 0.40B Qwen2-shape, 8 x 256, Unsloth (reported earlier)", _GPU_RUN, CALIBRATION_GPU_MODEL, _H100,
+     "unsloth", (11, 15), 0.60, False),
+    ("H100, 0.40B Qwen2-shape, 8 x 256, plain TRL (reported earlier)", _GPU_RUN, CALIBRATION_GPU_MODEL, _H100,
+     "bitsandbytes", (15, 19), 0.67, False),
     ("CPU 2 cores, SmolLM2-135M, quick_cpu 4 x 64 tokens", {"num_generations": 4, "per_device_train_batch_size": 4,
      "gradient_accumulation_steps": 1, "max_completion_length": 64, "beta": 0.0, "gradient_checkpointing": False},
-     "HuggingFaceTB/SmolLM2-135M-Instruct", Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0),
-     "transformers", (10.5, 12.1), 3.41, False),
+     _SMOL, _CPU2, "transformers", (10.5, 12.1), 3.41, False),
 )  # fmt: skip
 
 

@@ -120,7 +120,7 @@ PRESET_NAMES = tuple(PRESETS)
 # The fields a preset sets: always written to a saved config, even where they equal TRL's default
 # (defaults differ between TRL versions and Unsloth's config class).
 PRESET_FIELDS = tuple(dict.fromkeys([*COMMON, *(k for p in PRESETS.values() for k in p)]))
-PRECISION_FIELDS = ("bf16", "fp16", "use_cpu", "optim")
+PRECISION_FIELDS = ("bf16", "fp16", "use_cpu", "optim", "bf16_full_eval", "fp16_full_eval")
 
 
 def preset_values(name: str) -> dict:
@@ -144,6 +144,10 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
         "fp16": not hardware.bf16,
         "use_cpu": False,
         "optim": "adamw_8bit" if has_bnb else "adamw_torch",
+        # Evaluation in the training precision: Unsloth's trainer sets these to match bf16/fp16
+        # when both are off, so setting them here keeps the config exactly as built.
+        "bf16_full_eval": hardware.bf16,
+        "fp16_full_eval": not hardware.bf16,
     }
 
 

@@ -65,9 +65,11 @@ def test_presets_differ_where_seed_003_says():
 
 def test_precision_follows_the_hardware():
     assert precision_settings(CPU) == {"bf16": False, "fp16": False, "use_cpu": True, "optim": "adamw_torch"}
-    assert precision_settings(T4, bitsandbytes=True) == {"bf16": False, "fp16": True, "use_cpu": False, "optim": "adamw_8bit"}
+    assert precision_settings(T4, bitsandbytes=True) == {"bf16": False, "fp16": True, "use_cpu": False, "optim": "adamw_8bit",
+                                                         "bf16_full_eval": False, "fp16_full_eval": True}
     assert precision_settings(T4, bitsandbytes=False)["optim"] == "adamw_torch"
-    assert precision_settings(H100, bitsandbytes=True) == {"bf16": True, "fp16": False, "use_cpu": False, "optim": "adamw_8bit"}
+    assert precision_settings(H100, bitsandbytes=True) == {"bf16": True, "fp16": False, "use_cpu": False, "optim": "adamw_8bit",
+                                                           "bf16_full_eval": True, "fp16_full_eval": False}
     t4_config = make_config("colab_t4", hardware=T4, bitsandbytes=True)  # fp16 configs build on any machine
     assert t4_config.fp16 and not t4_config.bf16 and not t4_config.use_cpu and t4_config.optim.value == "adamw_8bit"
     assert [recommended_preset(h) for h in (CPU, T4, H100)] == ["quick_cpu", "colab_t4", "basic"]
