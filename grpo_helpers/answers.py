@@ -22,6 +22,14 @@ with a unicode minus, ``"1/2"``, ``"18."``), because math-verify does not read a
 an exact comparison of fractions needs no tolerance. Everything else (LaTeX such as
 ``\\frac{1}{2}``, ``5\\%``, ``x = 5``, ``42 apples``) goes to math-verify, the library TRL's own
 ``accuracy_reward`` uses.
+
+Known differences from math-verify alone (each one tested in ``tests/test_answers.py``):
+
+- ``"−3"`` (unicode minus): math-verify parses nothing; here it equals ``"-3"``.
+- ``"0.333"`` vs ``"1/3"``: not equal here (exact fractions); math-verify also says no.
+- ``"3,5"``: not a thousands separator, so math-verify reads it, as the decimal 3.5.
+- ``"5%"``: math-verify treats it as 0.05 and, leniently, also as equal to ``"5"``.
+- Answers longer than ``MATH_VERIFY_MAX_CHARS`` characters are never sent to math-verify.
 """
 
 from __future__ import annotations

@@ -130,3 +130,8 @@ def test_math_verify_path_and_its_known_differences():
     assert answers_match("−3", "-3")
     # "1,000" is parsed by math-verify as 1000, but "3,5" as the decimal 3.5 (European comma)
     assert answers_match("3,5", "3.5") and not answers_match("3,5", "35")
+
+
+def test_percent_is_left_to_math_verify_which_is_lenient():
+    assert answers_match("5%", "0.05")
+    assert answers_match("5%", "5")  # math-verify accepts both readings of a percentage
