@@ -4,9 +4,11 @@ A 2-layer random-init Llama with the tutorial model's tokenizer, trained by the 
 ``trl.GRPOTrainer`` for two steps with two reward functions that record what they returned.
 The run happens once per test session (``tiny_grpo_run()`` caches it).
 """
+import atexit
 import contextlib
 import functools
 import io
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ def tiny_grpo_run() -> Run:
     from grpo_helpers.dashboard import LiveRewardDashboard
 
     folder = Path(tempfile.mkdtemp(prefix="grpo_dashboard_test_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     model_dir = save_tiny_model(folder / "tiny")
     calls = {"length_reward": [], "vowel_reward": []}
 
