@@ -1,0 +1,192 @@
+"""CPU learning benchmark: does GRPO with the ``quick_cpu`` preset visibly learn on a laptop CPU,
+and how fast?
+
+    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1
+
+For each seed: load the offline default model (SmolLM2-135M-Instruct) in float32, add LoRA,
+evaluate it on held-out GSM8K test problems, train with ``make_config("quick_cpu")`` and the
+tutorial's reward functions on easy GSM8K train problems, evaluate again. Writes, under
+``benchmarks/results/seed<N>/``: ``reward_curve.csv`` and ``reward_curve.png`` (total reward and
+each reward function per step), the dashboard's ``metrics.csv``/``reward_dashboard.png``, and
+``summary.json``: wall-clock, seconds per step, generated tokens per second, mean total reward
+of the first and last quarter of steps, held-out format rate and accuracy before and after.
+
+``--set name=value`` overrides a GRPOConfig field (to try other settings); the summary records
+every override, so a run with overrides is never mistaken for the preset's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one run per seed (default: 0 1)")
+    parser.add_argument("--preset", default="quick_cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on a busy 2-core machine 2 threads generated 5x slower)")
+    parser.add_argument("--train-problems", type=int, default=200, help="easy GSM8K train problems to sample prompts from")
+    parser.add_argument("--max-solution-steps", type=int, default=2,
+                        help="keep train problems whose reference solution has at most this many lines before '####'")
+    parser.add_argument("--eval-problems", type=int, default=20, help="held-out GSM8K test problems, evaluated before and after")
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if not name or not _:
+            raise SystemExit(f"--set expects NAME=VALUE, got {pair!r}")
+        try:
+            overrides[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            overrides[name] = text
+    return overrides
+
+
+def easy_train_set(n: int, max_steps: int, seed: int):
+    """``n`` GSM8K train problems whose reference solution takes at most ``max_steps`` lines,
+    sampled with ``seed``, as the tutorial's chat prompts (``prompt``, ``ground_truth``)."""
+    from grpo_helpers.gsm8k import load_gsm8k
+    from grpo_helpers.prepare import format_chat
+
+    train = load_gsm8k("train")
+    easy = train.filter(lambda row: row["answer"].count("\n") <= max_steps)
+    easy = easy.shuffle(seed=seed).select(range(min(n, len(easy))))
+    return easy.map(format_chat, remove_columns=easy.column_names)
+
+
+def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str) -> dict:
+    from grpo_helpers.evaluate import evaluate_gsm8k
+
+    started = time.perf_counter()
+    result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n if n <= 10 else 10,
+                            max_new_tokens=max_new_tokens, label=label, progress=False)
+    return {"accuracy": result.accuracy, "format_rate": result.format_rate, "problems": result.n_examples,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def timed_generation(trainer) -> dict:
+    """Wrap the trainer's generation so its seconds are counted (TRL does not log them)."""
+    clock = {"seconds": 0.0}
+    generate = trainer._generate
+
+    def _generate(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return generate(*args, **kwargs)
+        finally:
+            clock["seconds"] += time.perf_counter() - started
+
+    trainer._generate = _generate
+    return clock
+
+
+def versions() -> dict:
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "trl": trl.__version__, "peft": peft.__version__}
+
+
+def run_seed(seed: int, args, overrides: dict) -> dict:
+    import torch
+    from transformers import set_seed
+    from trl import GRPOTrainer
+
+    from grpo_helpers.config import make_config
+    from grpo_helpers.dashboard import LiveRewardDashboard
+    from grpo_helpers.default_model import DEFAULT_MODEL
+    from grpo_helpers.modeling import add_lora, load_model
+    from grpo_helpers.rewards import tutorial_rewards
+
+    folder = args.out / f"seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    set_seed(seed)
+    config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed, **overrides)
+    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers")
+    model = add_lora(model, r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
+    train_dataset = easy_train_set(args.train_problems, args.max_solution_steps, seed)
+
+    with model.disable_adapter():
+        before = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "base")
+    trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
+                          reward_funcs=tutorial_rewards(config.max_completion_length))
+    trainer.add_callback(LiveRewardDashboard(output_dir=folder, mode="headless"))
+    clock = timed_generation(trainer)
+    train_started = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - train_started
+    after = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "trained")
+    wall = time.perf_counter() - started
+
+    rows = step_logs(trainer.state.log_history)
+    paths = write_curve(rows, folder)
+    summary = {
+        "seed": seed,
+        "preset": args.preset,
+        "overrides": overrides,
+        "settings": {name: getattr(config, name) for name in (
+            "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",
+            "lr_scheduler_type", "loss_type", "beta", "max_steps", "mask_truncated_completions", "reward_weights",
+            "max_grad_norm")},
+        "lora_rank": args.lora_rank,
+        "torch_threads": torch.get_num_threads(),
+        "train_problems": len(train_dataset),
+        "max_solution_steps": args.max_solution_steps,
+        "wall_clock_seconds": round(wall, 1),
+        **learning_numbers(rows, config.generation_batch_size, train_seconds, clock["seconds"]),
+        "eval_before": before,
+        "eval_after": after,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
+        "versions": versions(),
+        "curve": {k: str(p.relative_to(args.out)) for k, p in paths.items()},
+    }
+    write_summary(summary, folder / "summary.json")
+    return summary
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the offline default model; never wait on the network
+    overrides = parse_overrides(args.overrides)
+    for seed in args.seeds:
+        summary = run_seed(seed, args, overrides)
+        keys = ("wall_clock_seconds", "seconds_per_step", "generated_tokens_per_second", "reward_first_quarter",
+                "reward_last_quarter", "reward_ratio_last_to_first")
+        print(f"seed {seed}: " + ", ".join(f"{k}={summary[k]}" for k in keys))
+        print(f"  before {summary['eval_before']}  after {summary['eval_after']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
