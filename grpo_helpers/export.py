@@ -203,7 +203,19 @@ def save_gguf(model, tokenizer, out_dir, quantization: str = "q4_k_m") -> list[P
             "python convert_hf_to_gguf.py folder --outtype q8_0 (https://github.com/ggml-org/llama.cpp)"
         )
     out_dir = Path(out_dir).expanduser()
-    model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quantization)
+    try:
+        model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method=quantization)
+    except RuntimeError as error:
+        # Unsloth fetches and builds llama.cpp (from GitHub) the first time: offline this fails.
+        if "llama.cpp" not in str(error):
+            raise
+        raise ExportUnavailable(
+            "GGUF export needs llama.cpp, which Unsloth downloads from GitHub and builds on first use, "
+            f"and that failed here ({str(error).splitlines()[0][:160]}). Fix one of these: run this cell where "
+            "the internet is reachable (Colab and Kaggle are); or clone and build llama.cpp into "
+            "~/.unsloth/llama.cpp yourself; or save_merged(model, tokenizer, folder) and convert that folder "
+            "with llama.cpp's convert_hf_to_gguf.py on another machine."
+        ) from error
     # Unsloth versions differ in where the file goes: the folder itself or "<folder>_gguf" next to it.
     found = sorted(out_dir.glob("*.gguf")) + sorted(out_dir.with_name(out_dir.name + "_gguf").glob("*.gguf"))
     if not found:

@@ -15,7 +15,13 @@ def chat_generate(model, tokenizer, messages, max_new_tokens: int = 128, do_samp
     chats = messages if batch else [messages]
     chats = [[{"role": "user", "content": c}] if isinstance(c, str) else c for c in chats]
     texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
-    inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    # Pad on the left, so every prompt ends where generation starts (Unsloth's for_training()
+    # switches the tokenizer to right padding; this call leaves the setting as it found it).
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    finally:
+        tokenizer.padding_side = side
     with torch.no_grad():
         output = model.generate(
             **inputs,

@@ -110,3 +110,23 @@ def test_push_to_hub_needs_a_token_and_a_repo_id(trained, monkeypatch):
         push_to_hub(model, tokenizer, "no-slash", token="x")
     monkeypatch.setenv("HF_TOKEN", "hf_example")
     assert hub_token() == "hf_example"
+
+
+def test_gguf_export_offline_says_how_to_get_llama_cpp(tmp_path, monkeypatch):
+    """Measured on the GPU machine (no internet): Unsloth's save_pretrained_gguf fails cloning llama.cpp."""
+    from peft import PeftModel
+
+    from grpo_helpers import ExportUnavailable, save_gguf
+
+    class OfflineUnslothModel(PeftModel):
+        def __init__(self):  # no real model needed: only the failing call matters
+            pass
+
+        def save_pretrained_gguf(self, *args, **kwargs):
+            raise RuntimeError("Unsloth: GGUF conversion failed: RuntimeError: [FAIL] Command `git clone "
+                               "https://github.com/ggml-org/llama.cpp /root/.unsloth/llama.cpp` failed with exit code 128")
+
+    model = OfflineUnslothModel()
+    object.__setattr__(model, "grpo_backend", "unsloth")
+    with pytest.raises(ExportUnavailable, match="needs llama.cpp.*convert_hf_to_gguf"):
+        save_gguf(model, None, tmp_path / "gguf")
