@@ -68,3 +68,18 @@ def test_report_gives_the_platform_fix():
     assert "Change runtime type" in report
     gpu_report = hardware_report(T4, "unsloth")
     assert "Tesla T4" in gpu_report and "fp16" in gpu_report and "To change" not in gpu_report
+
+
+def test_pick_chooses_quick_full_or_cpu_sizes(monkeypatch):
+    import grpo_helpers.settings as settings
+
+    monkeypatch.setattr(settings, "_has_cuda", lambda: False)
+    monkeypatch.setenv("GRPO_QUICK", "1")
+    assert settings.pick(full=200, quick=4, cpu=30) == 4
+    monkeypatch.setenv("GRPO_QUICK", "0")
+    assert settings.pick(full=200, quick=4, cpu=30) == 30 and settings.pick(full=200, quick=4) == 200
+    monkeypatch.setattr(settings, "_has_cuda", lambda: True)
+    assert settings.pick(full=200, quick=4, cpu=30) == 200
+    monkeypatch.setenv("GRPO_QUICK", "maybe")
+    with pytest.raises(ValueError, match="GRPO_QUICK"):
+        settings.pick(full=1, quick=2)
