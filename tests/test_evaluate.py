@@ -2,11 +2,11 @@
 import pytest
 
 import grpo_helpers.generation
-from grpo_helpers import add_lora, load_gsm8k, load_model
+from grpo_helpers import load_gsm8k
 from grpo_helpers.answers import extract_gsm8k_answer
 from grpo_helpers.evaluate import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset, training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
-from tiny_model import randomize_lora, save_tiny_model
+from tiny_model import tiny_lora_model
 
 
 @pytest.fixture(scope="module")
@@ -16,11 +16,7 @@ def test_split():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    folder = save_tiny_model(tmp_path_factory.mktemp("tiny"))
-    model, tokenizer = load_model(str(folder), load_in_4bit=False, backend="transformers")
-    model = add_lora(model, r=4, use_gradient_checkpointing=False)
-    randomize_lora(model)
-    return model, tokenizer
+    return tiny_lora_model(tmp_path_factory.mktemp("tiny"))
 
 
 def test_the_subset_is_fixed_by_the_seed(test_split):

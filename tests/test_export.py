@@ -1,7 +1,7 @@
 """Saving: adapter and merged model reload to the same greedy replies; the GPU-only formats say why they cannot run here."""
 import pytest
 
-from grpo_helpers import add_lora, chat_generate, load_model
+from grpo_helpers import chat_generate
 from grpo_helpers.export import (
     ExportUnavailable,
     check_reload,
@@ -12,7 +12,7 @@ from grpo_helpers.export import (
     save_gguf,
     save_merged,
 )
-from tiny_model import randomize_lora, save_tiny_model
+from tiny_model import tiny_lora_model
 
 CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a colour.", "Say hi.")]
 
@@ -20,11 +20,7 @@ CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a co
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny model whose adapter changes its replies (as a trained one would)."""
-    folder = save_tiny_model(tmp_path_factory.mktemp("tiny"))
-    model, tokenizer = load_model(str(folder), load_in_4bit=False, backend="transformers")
-    model = add_lora(model, r=4, use_gradient_checkpointing=False)
-    randomize_lora(model)
-    return model, tokenizer
+    return tiny_lora_model(tmp_path_factory.mktemp("tiny"))
 
 
 def test_the_adapter_changes_the_replies(trained):

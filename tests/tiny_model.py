@@ -40,3 +40,13 @@ def randomize_lora(model, seed: int = 1, scale: float = 0.5) -> None:
         for name, param in model.named_parameters():
             if "lora_B" in name:
                 param.copy_(torch.randn(param.shape, generator=generator) * scale)
+
+
+def tiny_lora_model(folder: Path):
+    """The tiny model with a rank-4 adapter whose random weights change its replies (as training would)."""
+    from grpo_helpers import add_lora, load_model
+
+    model, tokenizer = load_model(str(save_tiny_model(folder)), load_in_4bit=False, backend="transformers")
+    model = add_lora(model, r=4, use_gradient_checkpointing=False)
+    randomize_lora(model)
+    return model, tokenizer
