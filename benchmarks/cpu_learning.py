@@ -30,6 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# A worked example shown as an earlier chat turn (``--prompt one-shot``): the 135M model copies
+# the short "reasoning, then <answer>N</answer>" shape more often than from the instruction alone.
+EXAMPLE_TURNS = (
+    {"role": "user", "content": "Tom has 3 apples and buys 4 more. How many apples does he have now?"},
+    {"role": "assistant", "content": "Tom has 3 + 4 = 7 apples.\n<answer>7</answer>"},
+)
+PROMPTS = ("tutorial", "one-shot")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
 
 
@@ -42,7 +49,9 @@ def parse_args(argv=None):
     parser.add_argument("--train-problems", type=int, default=200, help="easy GSM8K train problems to sample prompts from")
     parser.add_argument("--max-solution-steps", type=int, default=2,
                         help="keep train problems whose reference solution has at most this many lines before '####'")
-    parser.add_argument("--eval-problems", type=int, default=20, help="held-out GSM8K test problems, evaluated before and after")
+    parser.add_argument("--eval-problems", type=int, default=16, help="held-out GSM8K test problems, evaluated before and after")
+    parser.add_argument("--prompt", choices=PROMPTS, default="one-shot",
+                        help="tutorial: the system prompt + the question (notebook 06); one-shot: a worked example turn in between")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
@@ -63,24 +72,35 @@ def parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
-def easy_train_set(n: int, max_steps: int, seed: int):
+def chat_prompt(question: str, prompt: str) -> list[dict]:
+    """The chat messages for ``question``: the tutorial's training prompt, with the worked example
+    turn before the question when ``prompt`` is ``one-shot``."""
+    from grpo_helpers.evaluate import training_prompt
+
+    messages = training_prompt(question)
+    return messages if prompt == "tutorial" else [messages[0], *EXAMPLE_TURNS, messages[1]]
+
+
+def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):
     """``n`` GSM8K train problems whose reference solution takes at most ``max_steps`` lines,
-    sampled with ``seed``, as the tutorial's chat prompts (``prompt``, ``ground_truth``)."""
+    sampled with ``seed``, as chat prompts (``prompt``, ``ground_truth``)."""
+    from grpo_helpers.answers import extract_gsm8k_answer
     from grpo_helpers.gsm8k import load_gsm8k
-    from grpo_helpers.prepare import format_chat
 
     train = load_gsm8k("train")
     easy = train.filter(lambda row: row["answer"].count("\n") <= max_steps)
     easy = easy.shuffle(seed=seed).select(range(min(n, len(easy))))
-    return easy.map(format_chat, remove_columns=easy.column_names)
+    return easy.map(lambda row: {"prompt": chat_prompt(row["question"], prompt), "ground_truth": extract_gsm8k_answer(row["answer"])},
+                    remove_columns=easy.column_names)
 
 
-def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str) -> dict:
+def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: str) -> dict:
     from grpo_helpers.evaluate import evaluate_gsm8k
 
     started = time.perf_counter()
     result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n if n <= 10 else 10,
-                            max_new_tokens=max_new_tokens, label=label, progress=False)
+                            max_new_tokens=max_new_tokens, label=label, progress=False,
+                            prompt_fn=lambda question: chat_prompt(question, prompt))
     return {"accuracy": result.accuracy, "format_rate": result.format_rate, "problems": result.n_examples,
             "seconds": round(time.perf_counter() - started, 1)}
 
@@ -130,10 +150,10 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed, **overrides)
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers")
     model = add_lora(model, r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
-    train_dataset = easy_train_set(args.train_problems, args.max_solution_steps, seed)
+    train_dataset = easy_train_set(args.train_problems, args.max_solution_steps, seed, args.prompt)
 
     with model.disable_adapter():
-        before = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "base")
+        before = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "base", args.prompt)
     trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
                           reward_funcs=tutorial_rewards(config.max_completion_length))
     trainer.add_callback(LiveRewardDashboard(output_dir=folder, mode="headless"))
@@ -141,7 +161,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     train_started = time.perf_counter()
     trainer.train()
     train_seconds = time.perf_counter() - train_started
-    after = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "trained")
+    after = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "trained", args.prompt)
     wall = time.perf_counter() - started
 
     rows = step_logs(trainer.state.log_history)
@@ -154,6 +174,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
             "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",
             "lr_scheduler_type", "loss_type", "beta", "max_steps", "mask_truncated_completions", "reward_weights",
             "max_grad_norm")},
+        "prompt": args.prompt,
         "lora_rank": args.lora_rank,
         "torch_threads": torch.get_num_threads(),
         "train_problems": len(train_dataset),
