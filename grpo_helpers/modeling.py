@@ -103,8 +103,8 @@ def add_lora(
 
     ``r`` is the adapters' rank, ``lora_alpha`` their scale (default ``r``: an update of scale
     alpha / r = 1), ``target_modules`` the layers that get adapters. ``use_gradient_checkpointing``
-    is ``"unsloth"`` (Unsloth's offloading version; plain checkpointing on other backends),
-    ``True`` or ``False``.
+    is ``"unsloth"`` (Unsloth's offloading version; plain checkpointing with bitsandbytes; none on
+    a CPU, where it would only slow generation down), ``True`` or ``False``.
     """
     if not isinstance(r, int) or r <= 0:
         raise ValueError(f"r (the LoRA rank) must be a positive integer such as 8, 16 or 32, got {r!r}")
@@ -140,6 +140,10 @@ def add_lora(
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     checkpointing = bool(use_gradient_checkpointing)
+    if backend == "transformers" and use_gradient_checkpointing == "unsloth":
+        # On a CPU memory is not what limits a small model, and checkpointing would switch off the
+        # KV cache during GRPO's generation, making every sampled token recompute the whole text.
+        checkpointing = False
     if backend == "bitsandbytes" and getattr(model, "is_loaded_in_4bit", False):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
     elif checkpointing:

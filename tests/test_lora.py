@@ -28,3 +28,12 @@ def test_add_lora_trains_only_the_adapters(model):
 def test_bad_lora_arguments(model, kwargs, message):
     with pytest.raises(ValueError, match=message):
         add_lora(model, **kwargs)
+
+
+def test_cpu_default_keeps_generation_cached(model):
+    """'unsloth' checkpointing on a CPU would force GRPO's sampling to run without its KV cache."""
+    assert not add_lora(model, r=4).base_model.model.is_gradient_checkpointing
+
+
+def test_explicit_checkpointing_is_honoured(model):
+    assert add_lora(model, r=4, use_gradient_checkpointing=True).base_model.model.is_gradient_checkpointing
