@@ -63,7 +63,7 @@ def test_validation_and_explanations_are_live(panel):
     assert panel.notes["temperature"].value != before and "near-greedy" in panel.notes["temperature"].value
     assert "temperature: 0.2 makes the completions of a group nearly identical" in panel.messages.value
     panel.set(num_generations=3)
-    assert "1 error(s)" in panel.messages.value and "num_generations to a divisor of 4" in panel.messages.value
+    assert "1 error(s)" in panel.messages.value and "num_generations to a divisor of 8" in panel.messages.value
     panel.set(num_generations=4, loss_type="cispo")
     assert "set epsilon_high=5.0" in panel.messages.value
 
