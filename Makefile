@@ -27,8 +27,10 @@ $(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt pyproject.toml
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 
+# One torch thread: the test run checks behaviour, and on a 2-core machine two threads beside the
+# kernel and pytest were measured 5x slower (oversubscription), not faster.
 test: $(STAMP)
-	GRPO_QUICK=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
+	GRPO_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
 
 run: $(STAMP)
 	mkdir -p runs/$(RUN_ID)
