@@ -14,6 +14,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from grpo_helpers.prepare import training_prompt  # the same prompt the training uses (re-exported here)
+
 CHANGES = ("wrong -> right", "right -> wrong")
 
 
@@ -33,14 +35,6 @@ def gsm8k_subset(n_examples: int, seed: int = 0, split: str = "test", dataset=No
     ids = sorted(random.Random(seed).sample(range(len(dataset)), n_examples))
     rows = dataset.select(ids)
     return rows.add_column("id", ids) if "id" not in rows.column_names else rows
-
-
-def training_prompt(question: str) -> list[dict]:
-    """The chat prompt the training uses for ``question``: the system prompt that asks for the
-    answer format, then the question; so the evaluation asks what the model was trained to answer."""
-    from grpo_helpers.rewards import SYSTEM_PROMPT
-
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
 
 
 def follows_format(completions: list[str]) -> list[bool]:

@@ -28,14 +28,17 @@ def format_grpo(example: dict) -> dict:
     return {"prompt": example["question"], "ground_truth": extract_gsm8k_answer(example["answer"])}
 
 
+def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT) -> list[dict]:
+    """The chat prompt the tutorial trains and evaluates with: the system prompt (answer format
+    included), then the question."""
+    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
+
+
 def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT) -> dict:
-    """A conversational prompt: the system prompt (answer format included), then the question."""
+    """A conversational prompt (``training_prompt``) and the ``ground_truth`` from a GSM8K row."""
     _check_row(example)
     return {
-        "prompt": [
-            {"role": "system", "content": system_prompt},
-            {"role": "user", "content": example["question"]},
-        ],
+        "prompt": training_prompt(example["question"], system_prompt),
         "ground_truth": extract_gsm8k_answer(example["answer"]),
     }
 
