@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
+from step_timing import timed_generation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # A worked example shown as an earlier chat turn (``--prompt one-shot``): the 135M model copies
@@ -105,22 +106,6 @@ def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: 
             "seconds": round(time.perf_counter() - started, 1)}
 
 
-def timed_generation(trainer) -> dict:
-    """Wrap the trainer's generation so its seconds are counted (TRL does not log them)."""
-    clock = {"seconds": 0.0}
-    generate = trainer._generate
-
-    def _generate(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return generate(*args, **kwargs)
-        finally:
-            clock["seconds"] += time.perf_counter() - started
-
-    trainer._generate = _generate
-    return clock
-
-
 def versions() -> dict:
     import peft
     import torch
@@ -157,7 +142,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
                           reward_funcs=tutorial_rewards(config.max_completion_length))
     trainer.add_callback(LiveRewardDashboard(output_dir=folder, mode="headless"))
-    clock = timed_generation(trainer)
+    generation_calls = timed_generation(trainer)
     train_started = time.perf_counter()
     trainer.train()
     train_seconds = time.perf_counter() - train_started
@@ -180,7 +165,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
         "train_problems": len(train_dataset),
         "max_solution_steps": args.max_solution_steps,
         "wall_clock_seconds": round(wall, 1),
-        **learning_numbers(rows, config.generation_batch_size, train_seconds, clock["seconds"]),
+        **learning_numbers(rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)),
         "eval_before": before,
         "eval_after": after,
         "load_average_before": [round(x, 2) for x in load_before],

@@ -11,7 +11,7 @@ import warnings
 
 from grpo_helpers.config_checks import OLD_CONFIG_NAMES, ConfigWarning, Problems, check_trainer_kwargs, find_problems
 from grpo_helpers.hardware import Hardware, detect_hardware
-from grpo_helpers.presets import precision_settings, preset_values
+from grpo_helpers.presets import generation_settings, precision_settings, preset_values
 from grpo_helpers.settings import run_dir
 from grpo_helpers.trl_api import config_fields, grpo_config_class
 
@@ -20,13 +20,15 @@ OUTPUT_SUBDIR = "checkpoints"
 
 def config_settings(preset: str = "basic", hardware: Hardware | None = None, bitsandbytes: bool | None = None, **overrides) -> dict:
     """The GRPOConfig keyword arguments ``make_config`` would use, unchecked: the preset, the
-    hardware's precision and optimiser, ``output_dir`` under ``run_dir()``, then ``overrides``."""
+    hardware's precision and optimiser, ``output_dir`` under ``run_dir()``, then ``overrides``,
+    then on a GPU the generation rounds (``generation_settings``) unless the overrides set them."""
     hardware = hardware or detect_hardware()
     settings = preset_values(preset)
     settings.update(precision_settings(hardware, bitsandbytes))
     if "output_dir" not in overrides:
         settings["output_dir"] = str(run_dir() / OUTPUT_SUBDIR)
     settings.update(overrides)
+    settings.update(generation_settings(hardware, settings, overrides))
     return settings
 
 

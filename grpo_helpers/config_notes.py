@@ -26,17 +26,25 @@ LOSS_TYPE_NOTES = {
 
 
 def batch_arithmetic(settings, num_processes: int = 1) -> dict:
-    """Completions and prompts per optimizer step for ``settings`` (a dict or a GRPOConfig)."""
+    """Completions and prompts per optimizer step for ``settings`` (a dict or a GRPOConfig), and
+    how many optimizer steps one generation round feeds (``steps_per_generation`` or
+    ``generation_batch_size`` larger than an optimizer step's batch)."""
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
     per_device = get("per_device_train_batch_size", 8)
-    steps = get("steps_per_generation", None) or get("gradient_accumulation_steps", 1)
-    completions = per_device * steps * num_processes
+    accumulation = get("gradient_accumulation_steps", 1) or 1
+    generation_batch = get("generation_batch_size", None)
+    if generation_batch:
+        generation_steps = generation_batch / (per_device * num_processes)
+    else:
+        generation_steps = get("steps_per_generation", None) or accumulation
+    completions = per_device * accumulation * num_processes
     g = get("num_generations", 8)
     return {
         "completions per step": completions,
         "prompts per step": completions / g,
         "completions per micro-batch": per_device,
-        "micro-batches per step": steps,
+        "micro-batches per step": accumulation,
+        "steps per generation round": generation_steps / accumulation,
     }
 
 

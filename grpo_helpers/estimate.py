@@ -6,7 +6,8 @@ Method (all sizes per device, for one optimizer step):
 - Tokens. G completions per prompt, a generation batch of B = per_device_train_batch_size x
   steps_per_generation completions, each assumed to run to max_completion_length T (the upper
   bound; early stops make steps shorter), after a prompt of P tokens.
-- Time = generation + training.
+- Time per optimizer step = (generation + training of the generation batch) / R, where R =
+  steps_per_generation / gradient_accumulation_steps optimizer steps share one generation round.
   generation = T x (L x o + max(weight bytes / memory bandwidth, 2 N B / F)): T decoding steps,
   each paying a fixed cost o per layer (kernel launches, Python, 4-bit dequantisation: this
   dominates for small models) or the cost of reading the weights or of the arithmetic.
@@ -37,6 +38,13 @@ estimate is for steps after the first: Unsloth compiles for 1-2 steps, 30-60 s e
   is not fitted; ``calibration()`` prints its error against the measured peaks.
 - Reported earlier by another session for the same 0.40B setup (not used for fitting): Unsloth
   11-15 s and 0.60 GiB, plain TRL 15-19 s and 0.67 GiB a step.
+- Checked, not fitted (benchmarks/gpu_backends.py, 2026-11-23, H100, "basic" with beta=0.04, 8
+  completions x 256 tokens, 4-bit, random-init Qwen2.5-1.5B shape with SmolLM2's vocabulary):
+  Unsloth 10.95-13.1 s a step (estimate 12.3 s), peak 1.44 GiB; transformers + bitsandbytes
+  23.1-31.6 s (estimate 22.8 s), peak 2.37 GiB. With steps_per_generation=4 (32 completions per
+  round, 4 steps a round) the estimate is low for Unsloth (3.3 s against 5.6 s measured: its
+  decoding slowed from 10 s to 15 s a round at 4x the batch) and near for plain TRL (6.1 s against
+  6.7 s, its decoding did not slow).
 - Checked, not fitted: the quick_cpu preset (4 completions x 64 tokens, no gradient checkpointing)
   on the 2-core machine took 10.5-12.1 s a step after a 16 s first step; the estimate says 12.0 s.
   Its peak RAM was 3.4 GiB against an estimated 2.1 GiB: on a CPU the estimate leaves out the
@@ -154,6 +162,7 @@ KNOWN_MODELS = {
 }
 # The calibration model: Qwen2.5-0.5B's blocks with the SmolLM2 tokenizer's vocabulary (0.40B).
 CALIBRATION_GPU_MODEL = _shape("Qwen2-shape 0.40B (calibration)", 896, 4864, 24, 14, 2, 64, 49152)  # family qwen2
+BENCHMARK_GPU_MODEL = _shape("Qwen2.5-1.5B shape, SmolLM2 vocabulary (benchmark)", 1536, 8960, 28, 12, 2, 128, 49152)
 
 
 def _key(name: str) -> str:
@@ -268,7 +277,11 @@ def estimate_step(
     shape = model_shape(model)
     backend = backend or ("unsloth" if hardware.platform in ("colab", "kaggle") and hardware.has_cuda else choose_backend(hardware))
     per_device = _get(settings, "per_device_train_batch_size", 8)
-    steps = _get(settings, "steps_per_generation", None) or _get(settings, "gradient_accumulation_steps", 1)
+    accumulation = _get(settings, "gradient_accumulation_steps", 1) or 1
+    steps = _get(settings, "steps_per_generation", None) or accumulation
+    if _get(settings, "generation_batch_size", None):
+        steps = _get(settings, "generation_batch_size", None) // per_device
+    rounds = max(steps / accumulation, 1.0)  # optimizer steps fed by one generation round
     completion = _get(settings, "max_completion_length", 256)
     checkpointing = bool(_get(settings, "gradient_checkpointing", True))
     beta = _get(settings, "beta", 0.0)
@@ -312,9 +325,9 @@ def estimate_step(
     return StepEstimate(
         where=where,
         backend=backend,
-        seconds=generation_s + training_s,
-        generation_s=generation_s,
-        training_s=training_s,
+        seconds=(generation_s + training_s) / rounds,
+        generation_s=generation_s / rounds,
+        training_s=training_s / rounds,
         memory_gib=sum(parts.values()) / GIB,
         memory_parts={name: value / GIB for name, value in parts.items()},
         capacity_gib=hardware.vram_gib if on_gpu else hardware.ram_gib,
@@ -346,6 +359,10 @@ CALIBRATION = (
      "unsloth", (11, 15), 0.60, False),
     ("H100, 0.40B Qwen2-shape, 8 x 256, plain TRL (reported earlier)", _GPU_RUN, CALIBRATION_GPU_MODEL, _H100,
      "bitsandbytes", (15, 19), 0.67, False),
+    ("H100, Qwen2.5-1.5B shape, 8 x 256, beta 0.04, Unsloth (gpu_backends.py)", {**_GPU_RUN, "beta": 0.04},
+     BENCHMARK_GPU_MODEL, _H100, "unsloth", (10.95, 13.1), 1.439, False),
+    ("H100, Qwen2.5-1.5B shape, 8 x 256, beta 0.04, bitsandbytes (gpu_backends.py)", {**_GPU_RUN, "beta": 0.04},
+     BENCHMARK_GPU_MODEL, _H100, "bitsandbytes", (23.1, 31.6), 2.366, False),
     ("CPU 2 cores, SmolLM2-135M, quick_cpu 4 x 64 tokens", {"num_generations": 4, "per_device_train_batch_size": 4,
      "gradient_accumulation_steps": 1, "max_completion_length": 64, "beta": 0.0, "gradient_checkpointing": False},
      _SMOL, _CPU2, "transformers", (10.5, 12.1), 3.41, False),

@@ -157,6 +157,26 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
     }
 
 
+# On a CUDA GPU a GRPO step is nearly all generation, and decoding is bound by a fixed cost per
+# token (kernel launches, Python, 4-bit dequantisation), not by the batch: 32 completions take
+# little longer than 8. So GPU configs generate once for every GPU_GENERATION_ROUNDS optimizer
+# steps (TRL's steps_per_generation): on an H100 with the Qwen2.5-1.5B shape this made a step 2.2x
+# faster with Unsloth and 4.2x with plain TRL (benchmarks/gpu_backends.py, docs/benchmarks.md).
+# The later steps of a round learn from completions of a policy up to 3 updates old, which GRPO's
+# clipped importance ratio accounts for; 8 rounds were faster still (4.4x) but staler. vLLM
+# (Unsloth's fast_inference) would be faster again where it installs; it is not a dependency here.
+GPU_GENERATION_ROUNDS = 4
+
+
+def generation_settings(hardware: Hardware, settings: dict, overrides: dict) -> dict:
+    """``steps_per_generation`` = GPU_GENERATION_ROUNDS x gradient_accumulation_steps on a CUDA GPU,
+    unless ``overrides`` sets steps_per_generation or generation_batch_size; nothing on a CPU,
+    where generating 4x the completions costs nearly 4x the time."""
+    if not hardware.has_cuda or "steps_per_generation" in overrides or "generation_batch_size" in overrides:
+        return {}
+    return {"steps_per_generation": GPU_GENERATION_ROUNDS * settings.get("gradient_accumulation_steps", 1)}
+
+
 def recommended_preset(hardware: Hardware) -> str:
     """``quick_cpu`` without a CUDA GPU, ``colab_t4`` on a GPU without bf16 or under 20 GiB,
     ``basic`` on a bigger GPU."""

@@ -7,13 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from grpo_helpers.config import longest_prompt_tokens, make_config, validate_config
+from grpo_helpers.config import config_settings, longest_prompt_tokens, make_config, validate_config
 from grpo_helpers.config_checks import ConfigWarning
 from grpo_helpers.config_io import default_config_path, load_config, save_config
 from grpo_helpers.config_notes import EXPLAINED_FIELDS, batch_arithmetic, explain
 from grpo_helpers.estimate import CALIBRATION, KNOWN_MODELS, T4, calibration, estimate_step, model_shape
 from grpo_helpers.hardware import Hardware
-from grpo_helpers.presets import PRECISION_FIELDS, PRESET_FIELDS, PRESET_NAMES, PRESETS, precision_settings, recommended_preset
+from grpo_helpers.presets import (
+    GPU_GENERATION_ROUNDS, PRECISION_FIELDS, PRESET_FIELDS, PRESET_NAMES, PRESETS, precision_settings, recommended_preset,
+)
 from grpo_helpers.trl_api import SEED_LOSS_TYPES, accepted_loss_types, config_fields, trainer_arguments
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
@@ -73,6 +75,22 @@ def test_precision_follows_the_hardware():
     t4_config = make_config("colab_t4", hardware=T4, bitsandbytes=True)  # fp16 configs build on any machine
     assert t4_config.fp16 and not t4_config.bf16 and not t4_config.use_cpu and t4_config.optim.value == "adamw_8bit"
     assert [recommended_preset(h) for h in (CPU, T4, H100)] == ["quick_cpu", "colab_t4", "basic"]
+
+
+def test_gpu_configs_generate_once_for_several_steps():
+    t4 = make_config("colab_t4", hardware=T4, bitsandbytes=True)
+    assert t4.steps_per_generation == GPU_GENERATION_ROUNDS == 4 and t4.generation_batch_size == 6 * 4
+    assert batch_arithmetic(t4)["completions per step"] == 6 and batch_arithmetic(t4)["steps per generation round"] == 4
+    # One round feeds 4 optimizer steps whatever the accumulation: 4 x 2 micro-batches.
+    assert config_settings("conservative", hardware=H100, bitsandbytes=True)["steps_per_generation"] == 8
+    # Your own choice wins, either way of saying it; a CPU generates for every step.
+    assert make_config("colab_t4", hardware=T4, bitsandbytes=True, steps_per_generation=1).steps_per_generation == 1
+    assert make_config("colab_t4", hardware=T4, bitsandbytes=True, generation_batch_size=12).steps_per_generation == 2
+    assert "steps_per_generation" not in config_settings("basic", hardware=CPU)
+    # The estimate is per optimizer step: the round's generation is shared by its steps.
+    every_step = estimate_step({**PRESETS["colab_t4"], "steps_per_generation": 1}, "unsloth/Qwen2.5-1.5B-Instruct", T4)
+    per_round = estimate_step(config_settings("colab_t4", hardware=T4, bitsandbytes=True), "unsloth/Qwen2.5-1.5B-Instruct", T4)
+    assert per_round.generation_s == pytest.approx(every_step.generation_s / 4, rel=0.05)
 
 
 def test_overrides_and_output_dir(tmp_path):
@@ -342,6 +360,7 @@ def test_explanations_change_with_the_value():
         explain("seed", 1)
     assert batch_arithmetic(PRESETS["conservative"]) == {
         "completions per step": 32, "prompts per step": 2.0, "completions per micro-batch": 16, "micro-batches per step": 2,
+        "steps per generation round": 1.0,
     }  # fmt: skip
 
 
