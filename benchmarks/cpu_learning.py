@@ -31,13 +31,9 @@ from learning_summary import learning_numbers, step_logs, write_curve, write_sum
 from step_timing import timed_generation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# A worked example shown as an earlier chat turn (``--prompt one-shot``): the 135M model copies
-# the short "reasoning, then <answer>N</answer>" shape more often than from the instruction alone.
-EXAMPLE_TURNS = (
-    {"role": "user", "content": "Tom has 3 apples and buys 4 more. How many apples does he have now?"},
-    {"role": "assistant", "content": "Tom has 3 + 4 = 7 apples.\n<answer>7</answer>"},
-)
-PROMPTS = ("tutorial", "one-shot")
+# tutorial: the tutorial's training prompt (system prompt, the worked example turn, the question);
+# instruction-only: the same without the worked example.
+PROMPTS = ("tutorial", "instruction-only")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
 
 
@@ -51,8 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--max-solution-steps", type=int, default=2,
                         help="keep train problems whose reference solution has at most this many lines before '####'")
     parser.add_argument("--eval-problems", type=int, default=16, help="held-out GSM8K test problems, evaluated before and after")
-    parser.add_argument("--prompt", choices=PROMPTS, default="one-shot",
-                        help="tutorial: the system prompt + the question (notebook 06); one-shot: a worked example turn in between")
+    parser.add_argument("--prompt", choices=PROMPTS, default="tutorial",
+                        help="tutorial: the notebooks' prompt (system prompt, worked example turn, question); "
+                             "instruction-only: without the worked example")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
@@ -74,12 +71,11 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def chat_prompt(question: str, prompt: str) -> list[dict]:
-    """The chat messages for ``question``: the tutorial's training prompt, with the worked example
-    turn before the question when ``prompt`` is ``one-shot``."""
-    from grpo_helpers.evaluate import training_prompt
+    """The chat messages for ``question``: the tutorial's training prompt, without its worked
+    example when ``prompt`` is ``instruction-only``."""
+    from grpo_helpers.prepare import training_prompt
 
-    messages = training_prompt(question)
-    return messages if prompt == "tutorial" else [messages[0], *EXAMPLE_TURNS, messages[1]]
+    return training_prompt(question) if prompt == "tutorial" else training_prompt(question, worked_example=None)
 
 
 def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):

@@ -7,9 +7,9 @@ Samples 4 completions (temperature 1.0) for each of the first ``--problems`` eas
 problems (reference solution of at most 2 lines) and prints the generation speed and the mean
 reward of the tutorial's reward functions without the overlong penalty.
 
-Prompts: ``tutorial`` (the system prompt + the question, as notebook 06), ``system-example`` (a
-worked example appended to the system prompt), ``one-shot`` (the example as an earlier chat turn,
-what benchmarks/cpu_learning.py uses).
+Prompts: ``tutorial`` (the notebooks' prompt: the system prompt, the worked example as an earlier
+chat turn, the question), ``instruction-only`` (without the worked example), ``system-example``
+(the worked example appended to the system prompt instead).
 """
 
 from __future__ import annotations
@@ -18,17 +18,18 @@ import argparse
 import os
 import time
 
-PROBE_PROMPTS = ("tutorial", "system-example", "one-shot")
+PROBE_PROMPTS = ("tutorial", "instruction-only", "system-example")
 
 
 def chats_for(questions, prompt: str) -> list[list[dict]]:
-    from cpu_learning import EXAMPLE_TURNS, chat_prompt
+    from cpu_learning import chat_prompt
 
+    from grpo_helpers.prepare import WORKED_EXAMPLE
     from grpo_helpers.rewards import SYSTEM_PROMPT
 
     if prompt != "system-example":
         return [chat_prompt(q, prompt) for q in questions]
-    question, answer = (turn["content"] for turn in EXAMPLE_TURNS)
+    question, answer = WORKED_EXAMPLE
     system = f"{SYSTEM_PROMPT}\n\nExample:\nQuestion: {question}\nAnswer: {answer}"
     return [[{"role": "system", "content": system}, {"role": "user", "content": q}] for q in questions]
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import warnings
 
-from grpo_helpers.config_checks import OLD_CONFIG_NAMES, ConfigWarning, Problems, check_trainer_kwargs, find_problems
+from grpo_helpers.config_checks import (
+    OLD_CONFIG_NAMES, ConfigWarning, Problems, check_reward_weights, check_trainer_kwargs, find_problems,
+)
 from grpo_helpers.hardware import Hardware, detect_hardware
 from grpo_helpers.presets import generation_settings, precision_settings, preset_values
 from grpo_helpers.settings import run_dir
@@ -173,4 +175,5 @@ def validate_config(
     check_lengths(config, model, tokenizer, dataset, max_seq_length, longest_prompt, problems)
     if trainer_kwargs:
         problems.extend(check_trainer_kwargs(trainer_kwargs))
+        problems.extend(check_reward_weights(getattr(config, "reward_weights", None), trainer_kwargs.get("reward_funcs")))
     return report_problems(problems, "GRPO config", stacklevel=2)

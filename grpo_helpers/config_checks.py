@@ -113,6 +113,22 @@ def check_trainer_kwargs(kwargs) -> Problems:
     return problems
 
 
+def check_reward_weights(reward_weights, reward_funcs) -> Problems:
+    """One weight per reward function (TRL refuses a mismatch only when the trainer is built)."""
+    problems = Problems()
+    if reward_weights is None or reward_funcs is None:
+        return problems
+    funcs = reward_funcs if isinstance(reward_funcs, (list, tuple)) else [reward_funcs]
+    if len(reward_weights) != len(funcs):
+        names = [getattr(f, "__name__", str(f)) for f in funcs]
+        problems.error(
+            "reward_weights",
+            f"{len(reward_weights)} weights {list(reward_weights)} for {len(funcs)} reward functions {names}: give one "
+            "weight per function, in the same order, or set reward_weights=None (every function weighs 1)",
+        )
+    return problems
+
+
 class _Settings:
     """Looks up a setting, falling back to GRPOConfig's default for fields not given."""
 

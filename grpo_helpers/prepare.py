@@ -7,7 +7,8 @@ needs exactly two columns: ``prompt`` and ``ground_truth``.
 
 - ``format_grpo``: the minimal version (the question as a plain-text prompt).
 - ``format_chat``: the version the tutorial trains on: a system prompt that states the answer
-  format the format rewards check, then the question as the user's message.
+  format the format rewards check, one worked example as an earlier chat turn, then the
+  question as the user's message.
 - ``prepare_gsm8k``: load a split, format it, and drop prompts too long for the model.
 
 TRL no longer truncates prompts (``max_prompt_length`` is gone), so a very long prompt costs
@@ -19,7 +20,17 @@ from __future__ import annotations
 from statistics import mean, median
 
 from grpo_helpers.answers import extract_gsm8k_answer
-from grpo_helpers.rewards import SYSTEM_PROMPT
+from grpo_helpers.rewards import SYSTEM_PROMPT, format_answer
+
+# A worked example, shown as an earlier user/assistant turn. A small model copies the shape of an
+# answer it has seen far more reliably than it follows an instruction: with the system prompt
+# alone SmolLM2-135M almost never wrote answer tags (every completion scored 0, so GRPO had no
+# reward differences to learn from); with this turn it did on 2 of 16 held-out problems before
+# training, and GRPO took it from there (docs/benchmarks.md). ``worked_example=None`` leaves it out.
+WORKED_EXAMPLE = (
+    "Tom has 3 apples and buys 4 more. How many apples does he have now?",
+    "Tom has 3 + 4 = 7 apples.\n" + format_answer(7),
+)
 
 
 def format_grpo(example: dict) -> dict:
@@ -28,17 +39,29 @@ def format_grpo(example: dict) -> dict:
     return {"prompt": example["question"], "ground_truth": extract_gsm8k_answer(example["answer"])}
 
 
-def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT) -> list[dict]:
+def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT, worked_example=WORKED_EXAMPLE) -> list[dict]:
     """The chat prompt the tutorial trains and evaluates with: the system prompt (answer format
-    included), then the question."""
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": question}]
+    included), the worked example as a user/assistant turn (``None``: none), then the question."""
+    messages = [{"role": "system", "content": system_prompt}]
+    if worked_example is not None:
+        if not (isinstance(worked_example, (tuple, list)) and len(worked_example) == 2
+                and all(isinstance(text, str) and text.strip() for text in worked_example)):
+            raise ValueError(
+                "worked_example must be a (question, answer) pair of non-empty strings, e.g. "
+                "('What is 2 + 3?', '2 + 3 = 5.\\n<answer>5</answer>'), or None for no example; "
+                f"got {worked_example!r}"
+            )
+        question_shown, answer_shown = worked_example
+        messages += [{"role": "user", "content": question_shown}, {"role": "assistant", "content": answer_shown}]
+    messages.append({"role": "user", "content": question})
+    return messages
 
 
-def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT) -> dict:
+def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT, worked_example=WORKED_EXAMPLE) -> dict:
     """A conversational prompt (``training_prompt``) and the ``ground_truth`` from a GSM8K row."""
     _check_row(example)
     return {
-        "prompt": training_prompt(example["question"], system_prompt),
+        "prompt": training_prompt(example["question"], system_prompt, worked_example),
         "ground_truth": extract_gsm8k_answer(example["answer"]),
     }
 
@@ -106,10 +129,12 @@ def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
 
 
 def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, max_prompt_length: int | None = None,
-                  n: int | None = None, seed: int = 0, source: str = "auto", system_prompt: str = SYSTEM_PROMPT):
+                  n: int | None = None, seed: int = 0, source: str = "auto", system_prompt: str = SYSTEM_PROMPT,
+                  worked_example=WORKED_EXAMPLE):
     """GSM8K's ``split`` ready for GRPOTrainer: columns ``prompt`` and ``ground_truth`` only.
 
-    ``chat=True`` gives conversational prompts (``format_chat``), ``False`` plain text
+    ``chat=True`` gives conversational prompts (``format_chat``: ``system_prompt``, then
+    ``worked_example`` as an earlier turn unless it is ``None``), ``False`` plain text
     (``format_grpo``). ``n`` keeps a shuffled sample of that many rows (``seed`` fixes which).
     With a ``tokenizer`` and ``max_prompt_length``, over-long prompts are dropped and the number
     dropped is printed. Keep the ``test`` split for evaluation: train on ``train`` only.
@@ -124,7 +149,8 @@ def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, ma
             raise ValueError(f"n must be a positive number of rows, got {n!r}")
         dataset = dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
     if chat:
-        dataset = dataset.map(format_chat, fn_kwargs={"system_prompt": system_prompt}, remove_columns=dataset.column_names)
+        dataset = dataset.map(format_chat, fn_kwargs={"system_prompt": system_prompt, "worked_example": worked_example},
+                              remove_columns=dataset.column_names)
     else:
         dataset = dataset.map(format_grpo, remove_columns=dataset.column_names)
     if max_prompt_length is not None:

@@ -268,6 +268,20 @@ def test_trainer_arguments_old_names_and_misplaced_settings():
         assert message in str(error.value), name
 
 
+def test_reward_weights_need_one_weight_per_reward_function():
+    from grpo_helpers.rewards import correctness_reward, strict_format_reward, tutorial_rewards
+
+    quick = quiet_config("quick_cpu", hardware=CPU)
+    kwargs = {"model": None, "args": quick, "train_dataset": None, "processing_class": None}
+    assert len(quick.reward_weights) == 5
+    assert validate_config(quick, hardware=CPU, trainer_kwargs={**kwargs, "reward_funcs": tutorial_rewards(96)}) == []
+    with pytest.raises(ValueError, match=r"reward_weights: 5 weights .* for 2 reward functions \['correctness_reward', "
+                                         r"'strict_format_reward'\].*reward_weights=None"):
+        validate_config(quick, hardware=CPU, trainer_kwargs={**kwargs, "reward_funcs": [correctness_reward, strict_format_reward]})
+    unweighted = quiet_config("quick_cpu", hardware=CPU, reward_weights=None)
+    assert validate_config(unweighted, hardware=CPU, trainer_kwargs={**kwargs, "reward_funcs": [correctness_reward]}) == []
+
+
 def test_a_config_changed_after_building_is_checked_again():
     config = quiet_config("basic", hardware=CPU)
     config.temperature = 0.0

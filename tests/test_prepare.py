@@ -2,6 +2,7 @@
 import pytest
 
 from grpo_helpers.prepare import (
+    WORKED_EXAMPLE,
     filter_long_prompts,
     format_chat,
     format_grpo,
@@ -10,7 +11,7 @@ from grpo_helpers.prepare import (
     prompt_token_lengths,
 )
 from grpo_helpers.reward_checks import check_reward_functions
-from grpo_helpers.rewards import SYSTEM_PROMPT, tutorial_rewards
+from grpo_helpers.rewards import SYSTEM_PROMPT, strict_format_reward, tutorial_rewards
 
 ROW = {"question": "Tom has 1,200 marbles and buys 3 more. How many?", "answer": "1200 + 3 = 1203\n#### 1,203"}
 
@@ -28,12 +29,26 @@ def test_format_grpo_is_the_seeds_shape():
     assert format_grpo(ROW) == {"prompt": ROW["question"], "ground_truth": "1203"}
 
 
-def test_format_chat_states_the_answer_format():
+def test_format_chat_states_the_answer_format_and_shows_it_once():
     row = format_chat(ROW)
     assert row["ground_truth"] == "1203"
-    assert row["prompt"] == [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ROW["question"]}]
+    example_question, example_answer = WORKED_EXAMPLE
+    assert row["prompt"] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": example_question},
+        {"role": "assistant", "content": example_answer},
+        {"role": "user", "content": ROW["question"]},
+    ]
     assert "<answer>" in row["prompt"][0]["content"]
+    # The example answers in exactly the format the strict format reward pays for.
+    assert strict_format_reward([[{"role": "user", "content": "q"}]], [example_answer]) == [0.5]
     assert format_chat(ROW, system_prompt="Be brief.")["prompt"][0]["content"] == "Be brief."
+    assert format_chat(ROW, worked_example=None)["prompt"] == [
+        {"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ROW["question"]},
+    ]
+    for bad in ("just one string", ("q", ""), ("q", "a", "extra")):
+        with pytest.raises(ValueError, match="worked_example must be a \\(question, answer\\) pair"):
+            format_chat(ROW, worked_example=bad)
 
 
 def test_rows_without_gsm8k_columns_get_a_clear_error():
@@ -44,7 +59,8 @@ def test_rows_without_gsm8k_columns_get_a_clear_error():
 def test_prepare_gsm8k_columns_and_guard():
     chat = prepare_gsm8k("train", n=6, source="bundled")
     assert chat.column_names == ["prompt", "ground_truth"] and len(chat) == 6
-    assert chat[0]["prompt"][0]["role"] == "system"
+    assert [m["role"] for m in chat[0]["prompt"]] == ["system", "user", "assistant", "user"]
+    assert len(prepare_gsm8k("train", n=2, source="bundled", worked_example=None)[0]["prompt"]) == 2
     plain = prepare_gsm8k("test", chat=False, n=3, source="bundled")
     assert isinstance(plain[0]["prompt"], str)
     assert prepare_gsm8k("train", n=6, source="bundled")["ground_truth"] == chat["ground_truth"]  # seed fixes the sample
