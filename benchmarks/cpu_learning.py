@@ -18,7 +18,6 @@ every override, so a run with overrides is never mistaken for the preset's.
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
+from settings_args import parse_settings  # noqa: E402
 from step_timing import timed_generation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,19 +55,6 @@ def parse_args(argv=None):
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    overrides = {}
-    for pair in pairs:
-        name, _, text = pair.partition("=")
-        if not name or not _:
-            raise SystemExit(f"--set expects NAME=VALUE, got {pair!r}")
-        try:
-            overrides[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            overrides[name] = text
-    return overrides
 
 
 def chat_prompt(question: str, prompt: str) -> list[dict]:
@@ -180,7 +167,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the offline default model; never wait on the network
-    overrides = parse_overrides(args.overrides)
+    overrides = parse_settings(args.overrides)
     for seed in args.seeds:
         summary = run_seed(seed, args, overrides)
         keys = ("wall_clock_seconds", "seconds_per_step", "generated_tokens_per_second", "reward_first_quarter",

@@ -18,7 +18,6 @@ Off the GPU (``--backends transformers``) it runs the same code on the CPU: a sm
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ from statistics import mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from settings_args import parse_settings  # noqa: E402
 from step_timing import step_clock, timed_generation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
@@ -37,24 +37,6 @@ BACKEND_NAMES = ("unsloth", "bitsandbytes", "transformers")
 # What each backend is called in the tables.
 BACKEND_TITLES = {"unsloth": "Unsloth + TRL", "bitsandbytes": "transformers + bitsandbytes + PEFT + TRL",
                   "transformers": "transformers + PEFT + TRL"}
-
-
-def parse_value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def parse_settings(pairs: list[str]) -> dict:
-    """``["name=value", ...]`` as a dict, values read as Python literals where they are ones."""
-    settings = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not name or not sep:
-            raise SystemExit(f"expected NAME=VALUE, got {pair!r}")
-        settings[name] = parse_value(text)
-    return settings
 
 
 def parse_variant(text: str) -> dict:

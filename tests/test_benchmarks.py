@@ -1,0 +1,81 @@
+"""The benchmark scripts' own logic: argument parsing, the summaries they compute, and one tiny
+GPU-benchmark run on the CPU (the same code path as on the GPU, in a child process)."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import gpu_backends  # noqa: E402
+from learning_summary import learning_numbers, quarter_means  # noqa: E402
+from settings_args import parse_settings  # noqa: E402
+from tiny_model import save_tiny_model  # noqa: E402
+
+
+def test_settings_are_python_values_or_strings():
+    assert parse_settings(["learning_rate=2e-4", "reward_weights=[1, 0]", "loss_type=dapo", "bf16=False"]) == {
+        "learning_rate": 2e-4, "reward_weights": [1, 0], "loss_type": "dapo", "bf16": False,
+    }  # fmt: skip
+    with pytest.raises(SystemExit, match="expected NAME=VALUE, got 'learning_rate'"):
+        parse_settings(["learning_rate"])
+
+
+def test_variants_name_a_backend_and_their_settings():
+    variant = gpu_backends.parse_variant("gen4:unsloth:steps_per_generation=4,steps=8,warmup=4")
+    assert variant == {"label": "gen4", "backend": "unsloth", "settings": {"steps_per_generation": 4, "steps": 8, "warmup": 4}}
+    assert gpu_backends.parse_variant("plain:bitsandbytes")["settings"] == {}
+    with pytest.raises(SystemExit, match="BACKEND one of"):
+        gpu_backends.parse_variant("fast:vllm:steps=2")
+    with pytest.raises(SystemExit):
+        gpu_backends.parse_args(["--model", "m", "--steps", "2", "--warmup", "2"])  # nothing left to time
+
+
+def test_quarter_means_and_the_reward_ratio():
+    assert quarter_means([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) == (pytest.approx(0.15), pytest.approx(0.75))
+    rows = [{"reward": r, "completions/mean_length": 10.0} for r in (0.25, 0.25, 0.5, 0.5)]
+    numbers = learning_numbers(rows, completions_per_step=8, train_seconds=40.0, generation_seconds=16.0)
+    assert numbers["reward_ratio_last_to_first"] == 2.0 and numbers["seconds_per_step"] == 10.0
+    assert numbers["generated_tokens"] == 320 and numbers["generated_tokens_per_second"] == 20.0
+    with pytest.raises(ValueError, match="no logged steps"):
+        quarter_means([])
+
+
+def test_the_table_and_ratios_come_from_the_run_files(tmp_path):
+    runs = {
+        "unsloth": {"label": "unsloth", "backend": "unsloth", "load_in_4bit": True, "seconds_per_step": 10.0,
+                    "steps_per_second": 0.1, "generated_tokens_per_second": 200.0, "generation_share": 0.9, "peak_memory_gib": 1.5},
+        "bitsandbytes": {"label": "bitsandbytes", "backend": "bitsandbytes", "load_in_4bit": True, "seconds_per_step": 25.0,
+                         "steps_per_second": 0.04, "generated_tokens_per_second": 80.0, "generation_share": 0.9, "peak_memory_gib": 2.5},
+    }  # fmt: skip
+    for label, run in runs.items():
+        (tmp_path / f"{label}.json").write_text(json.dumps(run))
+    loaded = gpu_backends.load_results(tmp_path)
+    assert list(loaded) == ["unsloth", "bitsandbytes"]
+    assert gpu_backends.ratios(loaded, "unsloth", "bitsandbytes") == {
+        "steps_per_second": 2.5, "generated_tokens_per_second": 2.5, "peak_memory": 0.6,
+    }  # fmt: skip
+    table = gpu_backends.report(loaded)
+    assert "| unsloth | Unsloth + TRL | 4-bit | 10.00 | 200.0 | 90% | 1.5 |" in table
+    assert "unsloth / bitsandbytes: steps_per_second x2.5" in table
+
+
+def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path):
+    model = save_tiny_model(tmp_path / "tiny")
+    out = tmp_path / "results"
+    status = gpu_backends.main([
+        "--model", str(model), "--backends", "transformers", "--preset", "quick_cpu", "--steps", "3", "--warmup", "1",
+        "--set", "max_completion_length=8", "--set", "num_generations=2", "--set", "per_device_train_batch_size=2",
+        "--lora-rank", "4", "--max-seq-length", "512", "--out", str(out),
+    ])  # fmt: skip
+    assert status == 0
+    run = json.loads((out / "transformers.json").read_text())
+    assert len(run["step_seconds"]) == 3 and run["seconds_per_step"] > 0
+    assert [call["completions"] for call in run["generation_calls"]] == [2, 2, 2]
+    assert all(0 < call["tokens"] <= 2 * 8 for call in run["generation_calls"])
+    assert run["config"]["max_completion_length"] == 8 and run["peak_memory_gib"] is None  # no GPU here
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["label"] for r in summary["runs"]] == ["transformers"]
+    assert "| transformers | transformers + PEFT + TRL |" in (out / "table.md").read_text()
