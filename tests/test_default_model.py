@@ -15,6 +15,23 @@ def test_offline_copy_is_a_plain_safetensors_folder():
     folder = offline_model_path()  # converts from the GGUF on first use, then reuses the cache
     assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
     assert not list(folder.parent.glob(folder.name + ".partial-*")), "a temporary folder was left behind"
+    # Special tokens as the GGUF file names them: a reply ends at <|im_end|>, not <|im_start|>.
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert (tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token) == ("<|im_end|>", "<|im_end|>", "<|im_start|>")
+
+
+def test_an_older_or_partial_conversion_is_converted_again(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer_config.json"):
+        (folder / name).write_text("{}")
+    assert not default_model._is_complete(folder)  # no conversion marker: converted before version 2
+    (folder / default_model.CONVERSION_FILE).write_text('{"version": 1}')
+    assert not default_model._is_complete(folder)
+    (folder / default_model.CONVERSION_FILE).write_text(f'{{"version": {default_model.CONVERSION_VERSION}}}')
+    assert default_model._is_complete(folder)
 
 
 def test_default_model_loads_on_cpu_and_generates(model_and_tokenizer, capsys):
