@@ -79,17 +79,19 @@ PRESETS = {
         "warmup_steps": 0.1,
         "max_grad_norm": 0.1,
     },
-    # What CI and Binder run on a CPU: SmolLM2-135M learning the answer format in about ten minutes
-    # on 2 cores (benchmarks/cpu_learning.py; docs/benchmarks.md has the measured runs). 8 samples
-    # of one prompt per step, so most groups hold both formatted and unformatted completions; 96
-    # tokens, enough to finish a short solution; temperature 0.7 (1.0 drifts into rambling); the
-    # largest LoRA step the config checks accept; no KL, DAPO's token-level loss. reward_weights
-    # follow tutorial_rewards' order and switch the overlong penalty off: when nearly every
-    # completion is cut off it is a constant -0.5 that only hides the format rewards' progress.
+    # What CI and Binder run on a CPU: SmolLM2-135M learning the answer format in under ten minutes
+    # on 2 cores (benchmarks/cpu_learning.py; docs/benchmarks.md has the measured runs). Two
+    # prompts per step with 4 samples each: a step's reward averages two problems, so the curve
+    # shows the trend rather than one problem's luck, at the cost of 8 completions a step. 48
+    # tokens: enough for a short solution and the answer tag, and a cut-off ramble earns nothing,
+    # which teaches brevity fast. Temperature 0.7 (1.0 drifts into rambling); the largest LoRA step
+    # the config checks accept; no KL, DAPO's token-level loss. reward_weights follow
+    # tutorial_rewards' order and switch the overlong penalty off: when nearly every completion is
+    # cut off it is a constant -0.5 that only hides the format rewards' progress.
     "quick_cpu": {
-        "num_generations": 8,
+        "num_generations": 4,
         "temperature": 0.7,
-        "max_completion_length": 96,
+        "max_completion_length": 48,
         "reward_weights": [1.0, 1.0, 1.0, 1.0, 0.0],
         "beta": 0.0,
         "loss_type": "dapo",
@@ -97,7 +99,7 @@ PRESETS = {
         "learning_rate": 2e-4,
         "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 1,
-        "max_steps": 12,
+        "max_steps": 20,
         "warmup_steps": 0,
         "lr_scheduler_type": "constant",
         "max_grad_norm": 0.1,
