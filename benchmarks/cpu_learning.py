@@ -41,8 +41,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one run per seed (default: 0 1)")
     parser.add_argument("--preset", default="quick_cpu")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1: on a busy 2-core machine 2 threads generated 5x slower)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch threads (default: every core; on a machine busy with other work, 1 is faster)")
     parser.add_argument("--train-problems", type=int, default=200, help="easy GSM8K train problems to sample prompts from")
     parser.add_argument("--max-solution-steps", type=int, default=2,
                         help="keep train problems whose reference solution has at most this many lines before '####'")
