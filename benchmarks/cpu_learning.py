@@ -82,7 +82,8 @@ def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: 
     from grpo_helpers.evaluate import evaluate_gsm8k
 
     started = time.perf_counter()
-    result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n if n <= 10 else 10,
+    # One batch: on a CPU, generating 16 replies at once costs far less than two batches of 8.
+    result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n,
                             max_new_tokens=max_new_tokens, label=label, progress=False,
                             prompt_fn=lambda question: chat_prompt(question, prompt))
     return {"accuracy": result.accuracy, "format_rate": result.format_rate, "problems": result.n_examples,

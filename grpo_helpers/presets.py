@@ -99,7 +99,7 @@ PRESETS = {
         "learning_rate": 2e-4,
         "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 1,
-        "max_steps": 16,
+        "max_steps": 14,
         "warmup_steps": 0,
         "lr_scheduler_type": "constant",
         "max_grad_norm": 0.1,
