@@ -45,7 +45,10 @@ estimate is for steps after the first: Unsloth compiles for 1-2 steps, 30-60 s e
   round, 4 steps a round) the estimate is low for Unsloth (3.3 s against 5.6 s measured: its
   decoding slowed from 10 s to 15 s a round at 4x the batch) and near for plain TRL (6.1 s against
   6.7 s, its decoding did not slow).
-- Checked, not fitted: the quick_cpu preset (4 completions x 64 tokens, no gradient checkpointing)
+- Missed, not fitted: the current quick_cpu (2 prompts x 4 completions x 48 tokens, the tutorial's
+  150-token prompt with its worked example) took 33.8-36.0 s a step on the idle 2-core machine
+  (benchmarks/cpu_learning.py, 2 threads); the estimate says 20.7 s. Read CPU estimates as a floor.
+- Checked, not fitted: an earlier quick_cpu (4 completions x 64 tokens, no gradient checkpointing)
   on the 2-core machine took 10.5-12.1 s a step after a 16 s first step; the estimate says 12.0 s.
   Its peak RAM was 3.4 GiB against an estimated 2.1 GiB: on a CPU the estimate leaves out the
   memory allocator's cached blocks and PyTorch's own working buffers, so read it as a floor there.
