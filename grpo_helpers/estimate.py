@@ -64,6 +64,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grpo_helpers.config_notes import batch_arithmetic
 from grpo_helpers.hardware import Hardware, choose_backend
 
 GIB = 2**30
@@ -280,11 +281,9 @@ def estimate_step(
     shape = model_shape(model)
     backend = backend or ("unsloth" if hardware.platform in ("colab", "kaggle") and hardware.has_cuda else choose_backend(hardware))
     per_device = _get(settings, "per_device_train_batch_size", 8)
-    accumulation = _get(settings, "gradient_accumulation_steps", 1) or 1
-    steps = _get(settings, "steps_per_generation", None) or accumulation
-    if _get(settings, "generation_batch_size", None):
-        steps = _get(settings, "generation_batch_size", None) // per_device
-    rounds = max(steps / accumulation, 1.0)  # optimizer steps fed by one generation round
+    arithmetic = batch_arithmetic(settings)
+    steps = arithmetic["micro-batches per step"] * arithmetic["steps per generation round"]  # micro-batches per round
+    rounds = max(arithmetic["steps per generation round"], 1.0)  # optimizer steps fed by one generation round
     completion = _get(settings, "max_completion_length", 256)
     checkpointing = bool(_get(settings, "gradient_checkpointing", True))
     beta = _get(settings, "beta", 0.0)
