@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
+from package_versions import package_versions  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
 from step_timing import timed_generation  # noqa: E402
 
@@ -57,25 +58,31 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def worked_example(prompt: str):
+    """The worked example ``prompt`` shows: the tutorial's, or ``None`` for ``instruction-only``."""
+    from grpo_helpers.prepare import WORKED_EXAMPLE
+
+    return WORKED_EXAMPLE if prompt == "tutorial" else None
+
+
 def chat_prompt(question: str, prompt: str) -> list[dict]:
     """The chat messages for ``question``: the tutorial's training prompt, without its worked
     example when ``prompt`` is ``instruction-only``."""
     from grpo_helpers.prepare import training_prompt
 
-    return training_prompt(question) if prompt == "tutorial" else training_prompt(question, worked_example=None)
+    return training_prompt(question, worked_example=worked_example(prompt))
 
 
 def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):
     """``n`` GSM8K train problems whose reference solution takes at most ``max_steps`` lines,
-    sampled with ``seed``, as chat prompts (``prompt``, ``ground_truth``)."""
-    from grpo_helpers.answers import extract_gsm8k_answer
+    sampled with ``seed``, as chat prompts (``format_chat``: ``prompt``, ``ground_truth``)."""
     from grpo_helpers.gsm8k import load_gsm8k
+    from grpo_helpers.prepare import format_chat
 
     train = load_gsm8k("train")
     easy = train.filter(lambda row: row["answer"].count("\n") <= max_steps)
     easy = easy.shuffle(seed=seed).select(range(min(n, len(easy))))
-    return easy.map(lambda row: {"prompt": chat_prompt(row["question"], prompt), "ground_truth": extract_gsm8k_answer(row["answer"])},
-                    remove_columns=easy.column_names)
+    return easy.map(format_chat, fn_kwargs={"worked_example": worked_example(prompt)}, remove_columns=easy.column_names)
 
 
 def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: str) -> dict:
@@ -88,16 +95,6 @@ def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: 
                             prompt_fn=lambda question: chat_prompt(question, prompt))
     return {"accuracy": result.accuracy, "format_rate": result.format_rate, "problems": result.n_examples,
             "seconds": round(time.perf_counter() - started, 1)}
-
-
-def versions() -> dict:
-    import peft
-    import torch
-    import transformers
-    import trl
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "trl": trl.__version__, "peft": peft.__version__}
 
 
 def run_seed(seed: int, args, overrides: dict) -> dict:
@@ -155,7 +152,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
-        "versions": versions(),
+        "versions": package_versions(),
         "curve": {k: str(p.relative_to(args.out)) for k, p in paths.items()},
     }
     write_summary(summary, folder / "summary.json")

@@ -29,6 +29,7 @@ from statistics import mean
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from package_versions import package_versions  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
 from step_timing import step_clock, timed_generation  # noqa: E402
 
@@ -75,18 +76,6 @@ def parse_args(argv=None):
     if args.warmup >= args.steps:
         parser.error(f"--warmup ({args.warmup}) must be smaller than --steps ({args.steps}): nothing would be timed")
     return args
-
-
-def versions() -> dict:
-    import importlib.metadata as metadata
-
-    found = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "unsloth", "unsloth_zoo", "vllm"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return found
 
 
 def gsm8k_prompts(n: int = 64):
@@ -155,7 +144,7 @@ def run_one(spec: dict) -> dict:
         "peak_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
         "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 3) if cuda else None,
         "device": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
-        "versions": versions(),
+        "versions": package_versions(),
     }
 
 

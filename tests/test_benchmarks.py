@@ -76,6 +76,7 @@ def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path):
     assert [call["completions"] for call in run["generation_calls"]] == [2, 2, 2]
     assert all(0 < call["tokens"] <= 2 * 8 for call in run["generation_calls"])
     assert run["config"]["max_completion_length"] == 8 and run["peak_memory_gib"] is None  # no GPU here
+    assert {"python", "torch", "transformers", "trl", "peft"} <= set(run["versions"])
     summary = json.loads((out / "summary.json").read_text())
     assert [r["label"] for r in summary["runs"]] == ["transformers"]
     assert "| transformers | transformers + PEFT + TRL |" in (out / "table.md").read_text()
