@@ -60,7 +60,7 @@ def parse_args(argv=None):
 
 def worked_example(prompt: str):
     """The worked example ``prompt`` shows: the tutorial's, or ``None`` for ``instruction-only``."""
-    from grpo_helpers.prepare import WORKED_EXAMPLE
+    from grpo_helpers.gsm8k import WORKED_EXAMPLE
 
     return WORKED_EXAMPLE if prompt == "tutorial" else None
 
@@ -68,7 +68,7 @@ def worked_example(prompt: str):
 def chat_prompt(question: str, prompt: str) -> list[dict]:
     """The chat messages for ``question``: the tutorial's training prompt, without its worked
     example when ``prompt`` is ``instruction-only``."""
-    from grpo_helpers.prepare import training_prompt
+    from grpo_helpers.gsm8k import training_prompt
 
     return training_prompt(question, worked_example=worked_example(prompt))
 
@@ -77,7 +77,7 @@ def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):
     """``n`` GSM8K train problems whose reference solution takes at most ``max_steps`` lines,
     sampled with ``seed``, as chat prompts (``format_chat``: ``prompt``, ``ground_truth``)."""
     from grpo_helpers.gsm8k import load_gsm8k
-    from grpo_helpers.prepare import format_chat
+    from grpo_helpers.gsm8k import format_chat
 
     train = load_gsm8k("train")
     easy = train.filter(lambda row: row["answer"].count("\n") <= max_steps)
@@ -86,7 +86,7 @@ def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):
 
 
 def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: str) -> dict:
-    from grpo_helpers.evaluate import evaluate_gsm8k
+    from grpo_helpers.evaluation import evaluate_gsm8k
 
     started = time.perf_counter()
     # One batch: on a CPU, generating 16 replies at once costs far less than two batches of 8.
@@ -104,8 +104,8 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
 
     from grpo_helpers.config import make_config
     from grpo_helpers.dashboard import LiveRewardDashboard
-    from grpo_helpers.default_model import DEFAULT_MODEL
-    from grpo_helpers.modeling import add_lora, load_model
+    from grpo_helpers.models import DEFAULT_MODEL
+    from grpo_helpers.models import add_lora, load_model
     from grpo_helpers.rewards import tutorial_rewards
 
     folder = args.out / f"seed{seed}"

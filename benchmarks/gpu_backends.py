@@ -79,7 +79,7 @@ def parse_args(argv=None):
 
 
 def gsm8k_prompts(n: int = 64):
-    from grpo_helpers.prepare import prepare_gsm8k
+    from grpo_helpers.gsm8k import prepare_gsm8k
 
     return prepare_gsm8k("train", n=n, seed=0)
 
@@ -91,7 +91,7 @@ def run_one(spec: dict) -> dict:
     backend = spec["backend"]
     started = time.perf_counter()
 
-    from grpo_helpers.modeling import add_lora, load_model
+    from grpo_helpers.models import add_lora, load_model
 
     # The backend's import comes first: Unsloth must patch transformers and TRL before they load.
     model, tokenizer = load_model(spec["model"], max_seq_length=spec["max_seq_length"], load_in_4bit=load_in_4bit, backend=backend)

@@ -24,7 +24,7 @@ PROBE_PROMPTS = ("tutorial", "instruction-only", "system-example")
 def chats_for(questions, prompt: str) -> list[list[dict]]:
     from cpu_learning import chat_prompt
 
-    from grpo_helpers.prepare import WORKED_EXAMPLE
+    from grpo_helpers.gsm8k import WORKED_EXAMPLE
     from grpo_helpers.rewards import SYSTEM_PROMPT
 
     if prompt != "system-example":
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from grpo_helpers.answers import extract_gsm8k_answer
     from grpo_helpers.gsm8k import load_gsm8k
-    from grpo_helpers.modeling import load_model
+    from grpo_helpers.models import load_model
     from grpo_helpers.rewards import score_completion, tutorial_rewards
 
     model, tokenizer = load_model(load_in_4bit=False, max_seq_length=1024, backend="transformers")

@@ -64,8 +64,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grpo_helpers.config_notes import batch_arithmetic
-from grpo_helpers.hardware import Hardware, choose_backend
+from grpo_helpers.config import batch_arithmetic
+from grpo_helpers.environment import Hardware, choose_backend
 
 GIB = 2**30
 PROMPT_TOKENS = 150  # a GSM8K question in the tutorial's chat template, roughly

@@ -2,7 +2,7 @@
 
 A 2-layer random-init Llama with the tutorial model's tokenizer, trained by the real
 ``trl.GRPOTrainer`` for two steps with two reward functions that record what they returned.
-The run happens once per test session (``tiny_grpo_run()`` caches it).
+The run happens once per test session (``tiny_grpo_run(tiny_dir)`` caches it).
 """
 import atexit
 import contextlib
@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiny_model import save_tiny_model
 
 PROMPTS = ["What is 2 + 3?", "Name a colour.", "Count to three.", "Say hi."]
 NUM_GENERATIONS = 2
@@ -32,17 +31,17 @@ class Run:
 
 
 @functools.lru_cache(maxsize=1)
-def tiny_grpo_run() -> Run:
+def tiny_grpo_run(model_dir: Path) -> Run:
+    """``model_dir``: the ``tiny_dir`` fixture."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from grpo_helpers.completion_log import record_completions
+    from grpo_helpers.training import record_completions
     from grpo_helpers.dashboard import LiveRewardDashboard
 
     folder = Path(tempfile.mkdtemp(prefix="grpo_dashboard_test_"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    model_dir = save_tiny_model(folder / "tiny")
     calls = {"length_reward": [], "vowel_reward": []}
 
     def length_reward(completions, **kwargs):

@@ -5,14 +5,14 @@ import statistics
 import pytest
 from transformers import TrainerState
 
-from grpo_helpers.completion_browser import completion_browser, render_html
-from grpo_helpers.completion_log import CompletionRecorder, as_text, record_completions
+from grpo_helpers.widgets import completion_browser, render_html
+from grpo_helpers.training import CompletionRecorder, as_text, record_completions
 from grpo_run import NUM_GENERATIONS, tiny_grpo_run
 
 
 @pytest.fixture(scope="module")
-def run():
-    return tiny_grpo_run()
+def run(tiny_dir):
+    return tiny_grpo_run(tiny_dir)
 
 
 def test_each_logged_step_holds_what_the_reward_functions_returned(run):

@@ -8,15 +8,15 @@ from types import SimpleNamespace
 import pytest
 
 from grpo_helpers.config import config_settings, longest_prompt_tokens, make_config, validate_config
-from grpo_helpers.config_checks import ConfigWarning
-from grpo_helpers.config_io import default_config_path, load_config, save_config
-from grpo_helpers.config_notes import EXPLAINED_FIELDS, batch_arithmetic, explain
+from grpo_helpers.config import ConfigWarning
+from grpo_helpers.config import default_config_path, load_config, save_config
+from grpo_helpers.config import EXPLAINED_FIELDS, batch_arithmetic, explain
 from grpo_helpers.estimate import CALIBRATION, KNOWN_MODELS, T4, calibration, estimate_step, model_shape
-from grpo_helpers.hardware import Hardware
-from grpo_helpers.presets import (
+from grpo_helpers.environment import Hardware
+from grpo_helpers.config import (
     GPU_GENERATION_ROUNDS, PRECISION_FIELDS, PRESET_FIELDS, PRESET_NAMES, PRESETS, precision_settings, recommended_preset,
 )
-from grpo_helpers.trl_api import SEED_LOSS_TYPES, accepted_loss_types, config_fields, trainer_arguments
+from grpo_helpers.config import SEED_LOSS_TYPES, accepted_loss_types, config_fields, trainer_arguments
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 H100 = Hardware(device="cuda", platform="local", cpu_count=16, ram_gib=128.0, gpu_name="NVIDIA H100 80GB HBM3",
@@ -419,7 +419,7 @@ def test_model_shapes():
 
 
 def test_model_shape_from_a_model_folder(tmp_path):
-    from grpo_helpers.settings import cache_dir
+    from grpo_helpers.environment import cache_dir
 
     folder = cache_dir() / "SmolLM2-135M-Instruct"
     if not (folder / "config.json").is_file():

@@ -2,9 +2,9 @@
 import pytest
 
 from grpo_helpers.config import make_config
-from grpo_helpers.config_widget import CONTROLLED, ConfigWidget
-from grpo_helpers.hardware import Hardware
-from grpo_helpers.presets import PRESETS, preset_values
+from grpo_helpers.widgets import CONTROLLED, ConfigWidget
+from grpo_helpers.environment import Hardware
+from grpo_helpers.config import PRESETS, preset_values
 
 pytest.importorskip("ipywidgets")
 

@@ -6,7 +6,7 @@ import pytest
 from transformers import TrainerState, TrainingArguments
 
 from grpo_helpers.dashboard import DASHBOARD_ENV, LiveRewardDashboard, dashboard_mode
-from grpo_helpers.dashboard_data import panel_series, rolling_mean, summary_line
+from grpo_helpers.dashboard import panel_series, rolling_mean, summary_line
 from grpo_run import tiny_grpo_run
 
 # panel title -> (line label, TRL metric name)
@@ -23,8 +23,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def run():
-    return tiny_grpo_run()
+def run(tiny_dir):
+    return tiny_grpo_run(tiny_dir)
 
 
 def logged(run, key):

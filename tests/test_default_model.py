@@ -1,9 +1,10 @@
 import pytest
 
-import grpo_helpers.default_model as default_model
-from grpo_helpers import DEFAULT_MODEL, OfflineModelUnavailable, chat_generate, load_model, resolve_model
-from grpo_helpers.default_model import offline_model_path, tutorial_model
-from grpo_helpers.hardware import Hardware
+import grpo_helpers.models as default_model
+from grpo_helpers.evaluation import chat_generate
+from grpo_helpers.models import DEFAULT_MODEL, load_model, OfflineModelUnavailable, resolve_model
+from grpo_helpers.models import offline_model_path, tutorial_model
+from grpo_helpers.environment import Hardware
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
 """GSM8K evaluation: a fixed subset, deterministic greedy answers, right scoring, and the changed examples."""
 import pytest
 
-import grpo_helpers.generation
-from grpo_helpers import load_gsm8k
+import grpo_helpers.evaluation
+from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.answers import extract_gsm8k_answer
-from grpo_helpers.evaluate import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset, training_prompt
+from grpo_helpers.evaluation import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset, training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
 from tiny_model import tiny_lora_model
 
@@ -15,8 +15,8 @@ def test_split():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_lora_model(tmp_path_factory.mktemp("tiny"))
+def tiny(tiny_dir):
+    return tiny_lora_model(tiny_dir)
 
 
 def test_the_subset_is_fixed_by_the_seed(test_split):
@@ -29,7 +29,7 @@ def test_the_subset_is_fixed_by_the_seed(test_split):
 
 
 def test_the_prompt_is_the_training_prompt(test_split):
-    from grpo_helpers.prepare import format_chat
+    from grpo_helpers.gsm8k import format_chat
 
     row = test_split[0]
     assert training_prompt(row["question"]) == format_chat(row)["prompt"]
@@ -78,14 +78,14 @@ def test_scoring_accuracy_format_and_changes(test_split, monkeypatch):
             pass
 
     settings = dict(n_examples=4, seed=0, dataset=test_split, progress=False)
-    monkeypatch.setattr(grpo_helpers.generation, "chat_generate", scripted_model(before))
+    monkeypatch.setattr(grpo_helpers.evaluation, "chat_generate", scripted_model(before))
     first = evaluate_gsm8k(Model(), None, label="before", **settings)
     assert list(first.table["correct"]) == [True, True, False, False]
     assert list(first.table["formatted"]) == [True, False, False, True]
     assert first.table["predicted"][2] is None
     assert (first.accuracy, first.format_rate) == (0.5, 0.5)
 
-    monkeypatch.setattr(grpo_helpers.generation, "chat_generate", scripted_model(after))
+    monkeypatch.setattr(grpo_helpers.evaluation, "chat_generate", scripted_model(after))
     second = evaluate_gsm8k(Model(), None, label="after", **settings)
     changes = changed_examples(first, second)
     assert list(changes["change"]) == ["wrong -> right", "right -> wrong"]

@@ -1,8 +1,8 @@
 """Saving: adapter and merged model reload to the same greedy replies; the GPU-only formats say why they cannot run here."""
 import pytest
 
-from grpo_helpers import chat_generate
-from grpo_helpers.export import (
+from grpo_helpers.evaluation import chat_generate
+from grpo_helpers.evaluation import (
     ExportUnavailable,
     check_reload,
     hub_token,
@@ -18,9 +18,9 @@ CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a co
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tiny_dir):
     """A tiny model whose adapter changes its replies (as a trained one would)."""
-    return tiny_lora_model(tmp_path_factory.mktemp("tiny"))
+    return tiny_lora_model(tiny_dir)
 
 
 def test_the_adapter_changes_the_replies(trained):
@@ -112,7 +112,7 @@ def test_gguf_export_offline_says_how_to_get_llama_cpp(tmp_path, monkeypatch):
     """Measured on the GPU machine (no internet): Unsloth's save_pretrained_gguf fails cloning llama.cpp."""
     from peft import PeftModel
 
-    from grpo_helpers import ExportUnavailable, save_gguf
+    from grpo_helpers.evaluation import ExportUnavailable, save_gguf
 
     class OfflineUnslothModel(PeftModel):
         def __init__(self):  # no real model needed: only the failing call matters

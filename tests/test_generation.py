@@ -1,9 +1,9 @@
-from grpo_helpers import chat_generate, load_model
-from tiny_model import save_tiny_model
+from grpo_helpers.evaluation import chat_generate
+from grpo_helpers.models import load_model
 
 
-def test_batched_generation_pads_left_and_restores_the_setting(tmp_path):
-    model, tokenizer = load_model(str(save_tiny_model(tmp_path / "tiny")), max_seq_length=256, load_in_4bit=False)
+def test_batched_generation_pads_left_and_restores_the_setting(tiny_dir):
+    model, tokenizer = load_model(str(tiny_dir), max_seq_length=256, load_in_4bit=False)
     tokenizer.padding_side = "right"  # what Unsloth's for_training() leaves behind
     chats = [[{"role": "user", "content": "Hi"}], [{"role": "user", "content": "A much longer question " * 5}]]
     batch = chat_generate(model, tokenizer, chats, max_new_tokens=6)

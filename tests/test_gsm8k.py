@@ -1,6 +1,6 @@
 import pytest
 
-from grpo_helpers import load_gsm8k
+from grpo_helpers.gsm8k import load_gsm8k
 
 
 @pytest.mark.parametrize("split, rows", [("train", 7473), ("test", 1319)])

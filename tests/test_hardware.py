@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from grpo_helpers.hardware import Hardware, choose_backend, detect_hardware, detect_platform, hardware_report
+from grpo_helpers.environment import Hardware, choose_backend, detect_hardware, detect_platform, hardware_report
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=24.0)
 T4 = Hardware(
@@ -17,10 +17,10 @@ def test_import_is_light_and_report_names_the_machine():
 
     expected = "GPU " if torch.cuda.is_available() else "CPU only"
     code = (
-        "import sys, grpo_helpers\n"
+        "import sys, grpo_helpers, grpo_helpers.environment\n"
         "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft', 'unsloth') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "print(grpo_helpers.hardware_report())\n"
+        "print(grpo_helpers.environment.hardware_report())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert expected in out and "Backend : " in out
@@ -42,7 +42,7 @@ def test_detect_platform(env, expected):
 
 
 def test_backend_choice(monkeypatch):
-    import grpo_helpers.hardware as hardware
+    import grpo_helpers.environment as hardware
 
     assert choose_backend(CPU, environ={}) == "transformers"
     monkeypatch.setattr(hardware, "unsloth_installed", lambda: True)
@@ -71,7 +71,7 @@ def test_report_gives_the_platform_fix():
 
 
 def test_pick_chooses_quick_full_or_cpu_sizes(monkeypatch):
-    import grpo_helpers.settings as settings
+    import grpo_helpers.environment as settings
 
     monkeypatch.setattr(settings, "_has_cuda", lambda: False)
     monkeypatch.setenv("GRPO_QUICK", "1")

@@ -1,7 +1,7 @@
 """Health warnings: each one triggers on a synthetic log history and stays quiet on a healthy one."""
 import pytest
 
-from grpo_helpers.health import check_health
+from grpo_helpers.dashboard import check_health
 
 
 def history(steps=12, **columns):

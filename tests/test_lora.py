@@ -1,6 +1,6 @@
 import pytest
 
-from grpo_helpers import DEFAULT_MODEL, LORA_TARGET_MODULES, add_lora, count_parameters, load_model
+from grpo_helpers.models import add_lora, count_parameters, DEFAULT_MODEL, load_model, LORA_TARGET_MODULES
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """GSM8K preparation: the GRPO columns, the chat prompt, token lengths and the long-prompt filter."""
 import pytest
 
-from grpo_helpers.prepare import (
+from grpo_helpers.gsm8k import (
     WORKED_EXAMPLE,
     filter_long_prompts,
     format_chat,
@@ -10,7 +10,7 @@ from grpo_helpers.prepare import (
     prepare_gsm8k,
     prompt_token_lengths,
 )
-from grpo_helpers.reward_checks import check_reward_functions
+from grpo_helpers.rewards import check_reward_functions
 from grpo_helpers.rewards import SYSTEM_PROMPT, strict_format_reward, tutorial_rewards
 
 ROW = {"question": "Tom has 1,200 marbles and buys 3 more. How many?", "answer": "1200 + 3 = 1203\n#### 1,203"}
@@ -20,7 +20,7 @@ ROW = {"question": "Tom has 1,200 marbles and buys 3 more. How many?", "answer":
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from grpo_helpers import DEFAULT_MODEL, resolve_model
+    from grpo_helpers.models import DEFAULT_MODEL, resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
 

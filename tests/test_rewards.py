@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from grpo_helpers import correctness_reward  # the public path other notebooks use
-from grpo_helpers.reward_checks import RewardFunctionError, check_reward_functions, sample_completions
+from grpo_helpers.rewards import correctness_reward  # the path the notebooks use
+from grpo_helpers.rewards import RewardFunctionError, check_reward_functions, sample_completions
 from grpo_helpers.rewards import (
     ANSWER_INSTRUCTION,
     SYSTEM_PROMPT,
@@ -191,7 +191,7 @@ def test_guard_accepts_numpy_and_given_completions():
 
 # ---- the playground ---------------------------------------------------------------------------
 def test_playground_updates_when_the_text_changes():
-    from grpo_helpers.reward_playground import reward_playground
+    from grpo_helpers.widgets import reward_playground
 
     play = reward_playground(tutorial_rewards(256), examples={"right": GOOD, "wrong": "<answer>1</answer>"}, ground_truth="72")
     assert play.extracted == "72" and play.scores["correctness_reward"] == 2.0
@@ -209,7 +209,7 @@ def test_playground_updates_when_the_text_changes():
 
 
 def test_playground_survives_a_broken_reward():
-    from grpo_helpers.reward_playground import reward_playground
+    from grpo_helpers.widgets import reward_playground
 
     def broken(prompts, completions, **kwargs):
         raise RuntimeError("oops")
@@ -226,8 +226,8 @@ def test_reward_model_reward_with_a_tiny_local_classifier(tmp_path):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
 
-    from grpo_helpers import DEFAULT_MODEL, resolve_model
-    from grpo_helpers.reward_model import make_reward_model_reward
+    from grpo_helpers.models import DEFAULT_MODEL, resolve_model
+    from grpo_helpers.rewards import make_reward_model_reward
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
@@ -247,7 +247,7 @@ def test_reward_model_reward_with_a_tiny_local_classifier(tmp_path):
 
 
 def test_reward_model_unavailable_offline_says_what_to_do(tmp_path):
-    from grpo_helpers.reward_model import RewardModelUnavailable, make_reward_model_reward
+    from grpo_helpers.rewards import RewardModelUnavailable, make_reward_model_reward
 
     with pytest.raises(RewardModelUnavailable, match="Could not load the reward model.*download"):
         make_reward_model_reward(str(tmp_path / "no-such-model"), local_files_only=True)

@@ -5,8 +5,8 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from grpo_helpers import add_lora, load_model
-from grpo_helpers.training_control import (
+from grpo_helpers.models import add_lora, load_model
+from grpo_helpers.training import (
     checkpoint_settings,
     checkpoint_step,
     early_stopping_callback,
@@ -16,14 +16,10 @@ from grpo_helpers.training_control import (
     reward_plateau_stopper,
     train_with_interrupt_save,
 )
-from tiny_model import save_tiny_model
 
 PROMPTS = ["What is 2 + 3?", "Name a colour.", "Count to three.", "Say hi.", "What is 7 * 6?", "A fruit?"]
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    return save_tiny_model(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ def save_tiny_model(folder: Path, seed: int = 0) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from grpo_helpers import DEFAULT_MODEL, resolve_model
+    from grpo_helpers.models import DEFAULT_MODEL, resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
     config = LlamaConfig(
@@ -42,11 +42,12 @@ def randomize_lora(model, seed: int = 1, scale: float = 0.5) -> None:
                 param.copy_(torch.randn(param.shape, generator=generator) * scale)
 
 
-def tiny_lora_model(folder: Path):
-    """The tiny model with a rank-4 adapter whose random weights change its replies (as training would)."""
-    from grpo_helpers import add_lora, load_model
+def tiny_lora_model(model_dir: Path):
+    """The tiny model (saved in ``model_dir``, the ``tiny_dir`` fixture) with a rank-4 adapter whose
+    random weights change its replies (as training would)."""
+    from grpo_helpers.models import add_lora, load_model
 
-    model, tokenizer = load_model(str(save_tiny_model(folder)), load_in_4bit=False, backend="transformers")
+    model, tokenizer = load_model(str(model_dir), load_in_4bit=False, backend="transformers")
     model = add_lora(model, r=4, use_gradient_checkpointing=False)
     randomize_lora(model)
     return model, tokenizer

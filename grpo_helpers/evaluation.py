@@ -1,4 +1,19 @@
-"""Save a trained model in the form you need, and check that what was saved is what you trained.
+"""evaluation: merged from generation, evaluate, export.
+
+[generation] Chat with a model: the few lines notebook 01 teaches, as one function for later notebooks.
+
+[evaluate] GSM8K accuracy on held-out problems: the number that says whether training helped.
+
+    base = evaluate_gsm8k(model, tokenizer, n_examples=200, label="base")      # inside model.disable_adapter()
+    trained = evaluate_gsm8k(model, tokenizer, n_examples=200, label="trained")
+    compare_results(base, trained)
+    changed_examples(base, trained)     # the problems that went wrong -> right and right -> wrong
+
+The problems are a fixed, seeded sample of GSM8K's test split (never trained on), asked with the
+prompt the training uses, answered greedily (the same model gives the same answer), in batches.
+
+
+[export] Save a trained model in the form you need, and check that what was saved is what you trained.
 
 - ``save_adapter``: the LoRA adapter alone (safetensors, a few MB). Load it on top of the base model.
 - ``save_merged``: the adapter folded into the base weights, one ordinary model folder (16-bit;
@@ -14,6 +29,9 @@ that fails or is interrupted leaves an earlier save in place.
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass, field
+from grpo_helpers.gsm8k import training_prompt  # the same prompt the training uses (re-exported here)
 import os
 import re
 import shutil
@@ -21,6 +39,223 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+
+# ---- generation
+
+def chat_generate(model, tokenizer, messages, max_new_tokens: int = 128, do_sample: bool = False, **generate_kwargs):
+    """Reply to ``messages`` (a chat list of ``{"role", "content"}`` dicts, or one user string).
+
+    Several conversations (a list of chat lists) are generated as one left-padded batch and get a
+    list of replies. Greedy by default, so the same model gives the same reply.
+    """
+    import torch
+
+    batch = isinstance(messages, list) and messages and isinstance(messages[0], list)
+    chats = messages if batch else [messages]
+    chats = [[{"role": "user", "content": c}] if isinstance(c, str) else c for c in chats]
+    texts = [tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+    # Pad on the left, so every prompt ends where generation starts (Unsloth's for_training()
+    # switches the tokenizer to right padding; this call leaves the setting as it found it).
+    side, tokenizer.padding_side = tokenizer.padding_side, "left"
+    try:
+        inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+    finally:
+        tokenizer.padding_side = side
+    with torch.no_grad():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            pad_token_id=tokenizer.pad_token_id,
+            **generate_kwargs,
+        )
+    new_tokens = output[:, inputs["input_ids"].shape[1] :]
+    replies = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return replies if batch else replies[0]
+
+
+# ---- evaluate
+
+CHANGES = ("wrong -> right", "right -> wrong")
+
+
+def gsm8k_subset(n_examples: int, seed: int = 0, split: str = "test", dataset=None):
+    """``n_examples`` problems of GSM8K's ``split``, the same ones for the same ``seed``; each row
+    keeps its position in the split as ``id``. ``dataset``: rows with ``question`` and ``answer``
+    to sample from instead (default: ``load_gsm8k(split)``)."""
+    if dataset is None:
+        from grpo_helpers.gsm8k import load_gsm8k
+
+        dataset = load_gsm8k(split)
+    missing = {"question", "answer"} - set(dataset.column_names)
+    if missing:
+        raise ValueError(f"dataset needs GSM8K's columns 'question' and 'answer'; it lacks {sorted(missing)} (it has {dataset.column_names})")
+    if not isinstance(n_examples, int) or not 0 < n_examples <= len(dataset):
+        raise ValueError(f"n_examples must be between 1 and {len(dataset)} (the rows of the {split} split), got {n_examples!r}")
+    ids = sorted(random.Random(seed).sample(range(len(dataset)), n_examples))
+    rows = dataset.select(ids)
+    return rows.add_column("id", ids) if "id" not in rows.column_names else rows
+
+
+def follows_format(completions: list[str]) -> list[bool]:
+    """For each completion: does it give its answer in the tutorial's format (reasoning, then one
+    ``<answer>N</answer>``, nothing after)? The same test as the strict format reward."""
+    from grpo_helpers.rewards import strict_format_reward
+
+    return [score > 0 for score in strict_format_reward(prompts=[None] * len(completions), completions=completions)]
+
+
+@dataclass
+class EvalResult:
+    """One model's answers to a fixed set of GSM8K problems.
+
+    ``table`` has a row per problem: ``id`` (its row in the split), ``question``, ``reference``
+    (the correct answer), ``completion`` (what the model wrote), ``predicted`` (the answer
+    extracted from it, None when there is none), ``formatted`` (answer format followed) and
+    ``correct``.
+    """
+
+    label: str
+    table: object  # pandas.DataFrame
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.table["correct"].mean())
+
+    @property
+    def format_rate(self) -> float:
+        return float(self.table["formatted"].mean())
+
+    @property
+    def n_examples(self) -> int:
+        return len(self.table)
+
+    def __str__(self) -> str:
+        t = self.table
+        return (
+            f"{self.label}: accuracy {int(t['correct'].sum())}/{len(t)} = {self.accuracy:.1%}, "
+            f"answer format followed {int(t['formatted'].sum())}/{len(t)} = {self.format_rate:.1%}"
+        )
+
+    def _repr_html_(self) -> str:
+        return f"<p><b>{self}</b></p>" + self.table.head(5)._repr_html_()
+
+
+def _unsloth_mode(model, inference: bool) -> None:
+    if getattr(model, "grpo_backend", None) == "unsloth":
+        from unsloth import FastLanguageModel
+
+        (FastLanguageModel.for_inference if inference else FastLanguageModel.for_training)(model)
+
+
+def evaluate_gsm8k(
+    model,
+    tokenizer,
+    n_examples: int = 100,
+    seed: int = 0,
+    batch_size: int = 8,
+    max_new_tokens: int = 256,
+    label: str = "model",
+    split: str = "test",
+    dataset=None,
+    prompt_fn=None,
+    progress: bool = True,
+) -> EvalResult:
+    """Accuracy of ``model`` on ``n_examples`` held-out GSM8K problems (``gsm8k_subset(n_examples,
+    seed, split)``), answered greedily in batches of ``batch_size`` with at most
+    ``max_new_tokens`` tokens each. Returns an ``EvalResult`` (``.accuracy``, ``.format_rate``,
+    ``.table``).
+
+    The same call measures the base model: run it inside ``with model.disable_adapter():``.
+    ``prompt_fn`` turns a question into chat messages (default: the training prompt).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from grpo_helpers.answers import answers_match, extract_answer, extract_gsm8k_answer
+    from grpo_helpers.evaluation import chat_generate
+
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer (8 suits a T4 and a CPU), got {batch_size!r}")
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be a positive number of tokens, got {max_new_tokens!r}")
+    rows = gsm8k_subset(n_examples, seed, split, dataset)
+    prompt_fn = prompt_fn or training_prompt
+    questions, ids = list(rows["question"]), list(rows["id"])
+    references = [extract_gsm8k_answer(a) for a in rows["answer"]]
+
+    was_training = model.training
+    model.eval()
+    _unsloth_mode(model, inference=True)
+    completions = []
+    try:
+        with tqdm(total=len(questions), desc=f"Evaluating {label}", unit="problem", disable=not progress) as bar:
+            for start in range(0, len(questions), batch_size):
+                chats = [prompt_fn(q) for q in questions[start : start + batch_size]]
+                completions += chat_generate(model, tokenizer, chats, max_new_tokens=max_new_tokens)
+                bar.update(len(chats))
+    finally:
+        if was_training:
+            _unsloth_mode(model, inference=False)
+            model.train()
+
+    predicted = [extract_answer(c) for c in completions]
+    table = pd.DataFrame(
+        {
+            "id": ids,
+            "question": questions,
+            "reference": references,
+            "completion": completions,
+            "predicted": pd.Series(predicted, dtype=object),  # None stays None
+            "formatted": follows_format(completions),
+            "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references)],
+        }
+    )
+    settings = {"n_examples": n_examples, "seed": seed, "split": split, "max_new_tokens": max_new_tokens, "batch_size": batch_size}
+    result = EvalResult(label, table, settings)
+    print(result)
+    return result
+
+
+def compare_results(*results: EvalResult):
+    """One row per result: accuracy, format rate and size, for a before/after table."""
+    import pandas as pd
+
+    if not results:
+        raise ValueError("pass one or more EvalResult objects, e.g. compare_results(base, trained)")
+    return pd.DataFrame(
+        [{"model": r.label, "accuracy": r.accuracy, "answer format followed": r.format_rate, "problems": r.n_examples} for r in results]
+    ).set_index("model")
+
+
+def changed_examples(before: EvalResult, after: EvalResult):
+    """The problems whose correctness changed from ``before`` to ``after``: a table with
+    ``change`` ("wrong -> right" first, then "right -> wrong"), the question, the reference, both
+    extracted answers and both completions."""
+    import pandas as pd
+
+    a, b = before.table, after.table
+    if list(a["id"]) != list(b["id"]):
+        raise ValueError(
+            f"{before.label!r} and {after.label!r} were evaluated on different problems: evaluate both with the same "
+            f"n_examples, seed and split (they were {before.settings} and {after.settings})"
+        )
+    merged = a.merge(b, on=["id", "question", "reference"], suffixes=("_before", "_after"))
+    merged["change"] = None
+    merged.loc[~merged["correct_before"] & merged["correct_after"], "change"] = CHANGES[0]
+    merged.loc[merged["correct_before"] & ~merged["correct_after"], "change"] = CHANGES[1]
+    changed = merged[merged["change"].notna()].copy()
+    changed["change"] = pd.Categorical(changed["change"], categories=CHANGES, ordered=True)
+    changed = changed.sort_values(["change", "id"]).reset_index(drop=True)
+    columns = ["change", "id", "question", "reference", "predicted_before", "predicted_after", "completion_before", "completion_after"]
+    counts = changed["change"].value_counts()
+    print(f"{before.label} -> {after.label}: {counts[CHANGES[0]]} {CHANGES[0]}, {counts[CHANGES[1]]} {CHANGES[1]}")
+    return changed[columns].rename(columns={"predicted_before": "answer_before", "predicted_after": "answer_after"})
+
+
+# ---- export
 
 ADAPTER_FILE = "adapter_model.safetensors"
 CHECK_PROMPTS = (
@@ -97,8 +332,8 @@ def load_adapter(adapter_dir, max_seq_length: int = 1024, load_in_4bit: bool = T
     """
     import json
 
-    from grpo_helpers.modeling import _backend as resolve_backend
-    from grpo_helpers.modeling import load_model
+    from grpo_helpers.models import _backend as resolve_backend
+    from grpo_helpers.models import load_model
 
     adapter_dir = Path(adapter_dir).expanduser()
     config_file = adapter_dir / "adapter_config.json"
@@ -301,8 +536,8 @@ def check_reload(model, tokenizer, folder, prompts=CHECK_PROMPTS, max_new_tokens
 
     import pandas as pd
 
-    from grpo_helpers.generation import chat_generate
-    from grpo_helpers.modeling import load_model
+    from grpo_helpers.evaluation import chat_generate
+    from grpo_helpers.models import load_model
 
     folder = Path(folder).expanduser()
     if not (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file():
