@@ -29,17 +29,27 @@ $(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt pyproject.toml
 
 # One torch thread: the test run checks behaviour, and on a 2-core machine two threads beside the
 # kernel and pytest were measured 5x slower (oversubscription), not faster.
+# The notebooks pass files along (05 saves the config, 06 the adapter, 07 reads both): the tests give
+# them a new, empty run folder each time, so nothing a person left in runs/ changes a test.
 test: $(STAMP)
-	GRPO_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
+	run_dir=$$(mktemp -d -t grpo-test-run.XXXXXX) && \
+	GRPO_QUICK=1 OMP_NUM_THREADS=1 GRPO_RUN_DIR=$$run_dir $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800; \
+	status=$$?; rm -rf $$run_dir; exit $$status
 
+# runs/latest points to the newest run; a real folder of that name (made by hand or by an older
+# version) is moved aside to runs/latest.moved-<timestamp>, never written into or deleted.
 run: $(STAMP)
 	mkdir -p runs/$(RUN_ID)
 	cd notebooks && for nb in $(notdir $(NOTEBOOKS)); do \
-		echo "== $$nb"; \
+		echo "== $$nb"; start=$$(date +%s); \
 		GRPO_RUN_DIR=$(CURDIR)/runs/$(RUN_ID) ../$(BIN)/jupyter nbconvert --to notebook --execute \
 			--ExecutePreprocessor.timeout=-1 --output-dir ../runs/$(RUN_ID) $$nb || exit 1; \
+		echo "$$nb $$(( $$(date +%s) - start )) s" >> ../runs/$(RUN_ID)/timings.txt; \
 	done
+	@if [ -d runs/latest ] && [ ! -L runs/latest ]; then \
+		mv runs/latest runs/latest.moved-$(RUN_ID); echo "runs/latest was a folder: moved to runs/latest.moved-$(RUN_ID)"; fi
 	ln -sfn $(RUN_ID) runs/latest
+	@echo "Wall clock per notebook (seconds):"; cat runs/$(RUN_ID)/timings.txt
 	@echo "Executed notebooks and their outputs: runs/$(RUN_ID)/"
 
 lab: $(STAMP)

@@ -52,3 +52,46 @@ def test_unsloth_is_only_called_behind_the_backend_check():
         for cell in read(path).cells:
             if cell.cell_type == "code" and "from unsloth import" in cell.source:
                 assert 'if BACKEND == "unsloth":' in cell.source, f"{path.name}: guard Unsloth with the backend check"
+
+
+HEAVY = ("transformers", "trl", "peft")  # what Unsloth must be imported before (it patches them)
+
+
+def imported_modules(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_unsloth_is_imported_before_transformers_trl_and_peft():
+    """On the GPU path the hardware cell imports Unsloth; no code cell above it imports what Unsloth patches."""
+    for path in NOTEBOOKS:
+        cells = [c for c in read(path).cells if c.cell_type == "code"]
+        hardware = python_source(cells[1])
+        tree = ast.parse(hardware)
+        guarded = [n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
+        assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
+            f"{path.name}: the hardware cell must import unsloth when BACKEND == 'unsloth'"
+        )
+        for cell in cells[:2]:
+            early = imported_modules(python_source(cell)) & set(HEAVY)
+            assert not early, f"{path.name}: {sorted(early)} imported before Unsloth"
+
+
+def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
+    """Run the install and hardware cells as a notebook would (install in check-only mode): the helper
+    modules they import must not import transformers, TRL or PEFT, or Unsloth would come too late."""
+    import os
+    import subprocess
+    import sys
+
+    cells = [c for c in read(NOTEBOOKS[0]).cells if c.cell_type == "code"][:2]
+    script = "\n".join(python_source(c) for c in cells)
+    script += f"\nimport sys\nearly = [m for m in {HEAVY!r} if m in sys.modules]\nassert not early, early\n"
+    env = {**os.environ, "GRPO_INSTALL": "check", "GRPO_BACKEND": "transformers"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
