@@ -1,32 +1,77 @@
 """The install step every notebook's first code cell runs: ``ensure_environment()``.
 
-- On a CUDA GPU (Colab, Kaggle, a workstation) it installs the GPU environment
-  (``requirements/gpu.txt``: Unsloth and the TRL/transformers versions it accepts) where a package
-  is missing or has another version, keeping the platform's own CUDA build of torch.
+- On a CUDA GPU (Colab, Kaggle, a workstation) it installs what the GPU path needs at the pins of
+  ``requirements/gpu.txt`` (Unsloth, unsloth_zoo, TRL, transformers, PEFT, datasets, accelerate,
+  bitsandbytes, math-verify) where one is missing or at another version. What the platform
+  provides (torch with its CUDA build, pandas, matplotlib, ipywidgets) is left as it is when it
+  meets the minimum in ``requirements/gpu-platform.txt``, and held there while pip installs the
+  rest; only a missing or too old one is installed. Colab pins several of these itself (its
+  runtime checks pandas; its widget frontend expects ipywidgets 7), so replacing them would break
+  the platform rather than help the tutorial.
 - Anywhere else (a laptop, Binder, CI) it installs only what is missing from the CPU environment
-  (``requirements/cpu.txt``); ``make lab``, ``make run`` and Binder have already installed it,
-  so there it does nothing and says so.
-- Both install the offline default model (``requirements/no-deps.txt``) without its dependencies.
+  (``requirements/cpu.txt``) plus the offline default model (``requirements/no-deps.txt``, without
+  its dependencies), and notes the packages installed at other versions; ``make lab``,
+  ``make run`` and Binder have already installed it all, so there it does nothing and says so.
 
-It never imports transformers, TRL or PEFT, so Unsloth can still be imported first afterwards.
+It prints the plan (what it installs and why, what it leaves alone and why), then what pip
+changed, and says when a restart is needed: when a package that this session had already
+imported was replaced (re-running the cell after importing transformers, for example).
+
+Check-only mode prints the plan and installs nothing: ``ensure_environment(check_only=True)``, or
+the environment variable ``GRPO_INSTALL=check`` (read by ``install_mode()``), for machines whose
+packages come another way (an offline GPU check that installs wheels before running the
+notebooks). When pip fails, for example offline, the error says what to do.
+
+The plan (``make_plan``) is a pure function of the installed versions and of GPU or not. Nothing
+here imports torch, transformers, TRL, PEFT or Unsloth at import time, so Unsloth can still be
+imported first afterwards.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 REQUIREMENTS_DIR = Path(__file__).parent / "requirements"
-_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)")
+INSTALL_ENV = "GRPO_INSTALL"
+CHECK = "check"
+INSTALL = "install"
+_PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)\s*(#.*)?$")
+_MINIMUM = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^\s,;#]*)\s*(?:,\s*<\s*([0-9][^\s;#]*))?\s*(#.*)?$")
+GPU_ENVIRONMENT = "GPU environment (Unsloth)"
+CPU_ENVIRONMENT = "CPU environment"
+# What pip prints when it cannot reach the package index (offline, no DNS, a proxy in the way).
+_NETWORK_ERRORS = (
+    "NewConnectionError", "Failed to establish a new connection", "Temporary failure in name resolution",
+    "Name or service not known", "Network is unreachable", "ConnectTimeoutError", "ProxyError",
+    "Connection refused", "No route to host", "nodename nor servname", "NameResolutionError", "Failed to resolve",
+)  # fmt: skip
+
+
+def install_mode() -> str:
+    """``"check"`` when ``GRPO_INSTALL=check`` (print the plan, install nothing), else ``"install"``."""
+    value = os.environ.get(INSTALL_ENV, "").strip().lower()
+    if value in ("", INSTALL):
+        return INSTALL
+    if value == CHECK:
+        return CHECK
+    raise ValueError(
+        f"{INSTALL_ENV}={value!r} is not understood: set it to 'check' (print what is missing, install "
+        "nothing) or leave it unset (install what is missing)."
+    )
+
+
+# ---- the requirement files ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -38,16 +83,168 @@ class Pin:
         return f"{self.name}=={self.version}"
 
 
+@dataclass(frozen=True)
+class Minimum:
+    """A package the platform provides: kept when ``minimum <= installed < below``."""
+
+    name: str
+    minimum: str
+    below: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name}>={self.minimum}" + (f",<{self.below}" if self.below else "")
+
+    def accepts(self, version: str) -> bool:
+        release = _release(version)
+        return release >= _release(self.minimum) and (self.below is None or release < _release(self.below))
+
+
+def _lines(filename: str) -> list[str]:
+    lines = (REQUIREMENTS_DIR / filename).read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def read_pins(filename: str) -> list[Pin]:
     """The ``name==version`` lines of one of the package's requirements files."""
     pins = []
-    for line in (REQUIREMENTS_DIR / filename).read_text().splitlines():
+    for line in _lines(filename):
         match = _PIN.match(line)
-        if match:
-            pins.append(Pin(*match.groups()))
-        elif line.strip() and not line.lstrip().startswith("#"):
+        if not match:
             raise ValueError(f"{filename}: {line!r} is not pinned as name==version")
+        pins.append(Pin(match.group(1), match.group(2)))
     return pins
+
+
+def read_minimums(filename: str = "gpu-platform.txt") -> list[Minimum]:
+    """The ``name>=minimum`` (optionally ``,<bound``) lines of ``requirements/gpu-platform.txt``."""
+    minimums = []
+    for line in _lines(filename):
+        match = _MINIMUM.match(line)
+        if not match:
+            raise ValueError(f"{filename}: {line!r} is not written as name>=minimum or name>=minimum,<bound")
+        minimums.append(Minimum(match.group(1), match.group(2), match.group(3)))
+    return minimums
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """``"2.11.0+cu128"`` -> ``(2, 11, 0)``: the release numbers, padded to three, for comparisons."""
+    numbers = [int(n) for n in re.match(r"\d+(?:\.\d+)*", version).group(0).split(".")]
+    return tuple(numbers + [0] * (3 - len(numbers)))
+
+
+def _same_version(installed: str, pinned: str) -> bool:
+    # "2.13.0+cpu" is torch 2.13.0
+    return installed == pinned or installed.split("+", 1)[0] == pinned
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# ---- the plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One package in the plan: ``requirement`` is what pip is given, ``None`` when it is left alone."""
+
+    name: str
+    installed: str | None
+    requirement: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    install: tuple[Step, ...]  # installed with their dependencies
+    install_without_deps: tuple[Step, ...]
+    left_alone: tuple[Step, ...]  # installed, not at the tested pin or the platform's own: kept
+    keep: tuple[Pin, ...]  # what pip must not replace while it installs (a constraints file)
+    up_to_date: tuple[str, ...] = ()  # already at their pins
+
+    @property
+    def nothing_to_install(self) -> bool:
+        return not self.install and not self.install_without_deps
+
+    def requirements(self, without_deps: bool = False) -> list[str]:
+        return [s.requirement for s in (self.install_without_deps if without_deps else self.install)]
+
+    def describe(self) -> str:
+        """The plan as the install cell prints it: what it installs and why, what it keeps and why."""
+        if self.nothing_to_install and not self.left_alone:
+            return f"{self.environment}: everything is installed at the tutorial's pins."
+        lines = [f"{self.environment}:"]
+        for step in self.install + self.install_without_deps:
+            lines.append(f"  install  {step.requirement:<28} {step.reason}")
+        for step in self.left_alone:
+            lines.append(f"  keep     {step.name + ' ' + step.installed:<28} {step.reason}")
+        if self.up_to_date:
+            lines.append(f"  ok       {', '.join(self.up_to_date)}: at the tutorial's pins")
+        return "\n".join(lines)
+
+
+def plan_names(gpu: bool) -> list[str]:
+    """The packages whose installed versions ``make_plan`` looks at."""
+    if gpu:
+        return [p.name for p in read_pins("gpu.txt")] + [m.name for m in read_minimums()]
+    return [p.name for p in read_pins("cpu.txt") + read_pins("no-deps.txt")]
+
+
+def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
+    """What to install on a machine with these ``installed`` versions (a name missing from the
+    mapping, or mapped to ``None``, is not installed). Reads only the requirement files.
+
+    GPU: each ``gpu.txt`` pin is installed when missing or at another version, except the platform
+    packages of ``gpu-platform.txt``, which are kept (and held by a constraint) when they meet their
+    minimum and otherwise installed at their ``gpu.txt`` pin (torch, which has none: at the range).
+    The offline model of ``no-deps.txt`` is for the CPU path only.
+    CPU: each ``cpu.txt`` and ``no-deps.txt`` pin is installed when missing; one at another version
+    is left alone and noted.
+    """
+    versions = {_key(name): version for name, version in installed.items() if version}
+    install, without_deps, left_alone, keep, up_to_date = [], [], [], [], []
+    if gpu:
+        minimums = {_key(m.name): m for m in read_minimums()}
+        pins = {_key(p.name): p for p in read_pins("gpu.txt")}
+        for pin in pins.values():
+            if _key(pin.name) in minimums:
+                continue
+            version = versions.get(_key(pin.name))
+            if version is None:
+                install.append(Step(pin.name, None, str(pin), "missing"))
+            elif not _same_version(version, pin.version):
+                install.append(Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}"))
+            else:
+                up_to_date.append(pin.name)
+        for key, minimum in minimums.items():
+            version = versions.get(key)
+            target = str(pins[key]) if key in pins else str(minimum)
+            if version is None:
+                install.append(Step(minimum.name, None, target, "missing"))
+            elif not minimum.accepts(version):
+                install.append(Step(minimum.name, version, target, f"{version} is installed; the tutorial needs {minimum}"))
+            else:
+                left_alone.append(Step(minimum.name, version, None, f"the platform's, kept (the tutorial needs {minimum})"))
+                keep.append(Pin(minimum.name, version))
+        environment = GPU_ENVIRONMENT
+    else:
+        for pin in read_pins("cpu.txt"):
+            version = versions.get(_key(pin.name))
+            if version is None:
+                install.append(Step(pin.name, None, str(pin), "missing"))
+            elif not _same_version(version, pin.version):
+                left_alone.append(Step(pin.name, version, None, f"kept; the tutorial is tested with {pin.version}"))
+            else:
+                up_to_date.append(pin.name)
+        for pin in read_pins("no-deps.txt"):
+            if versions.get(_key(pin.name)) is None:
+                without_deps.append(Step(pin.name, None, str(pin), "missing (the offline default model, without its dependencies)"))
+        environment = CPU_ENVIRONMENT
+    return Plan(environment, tuple(install), tuple(without_deps), tuple(left_alone), tuple(keep), tuple(up_to_date))
+
+
+# ---- this machine -----------------------------------------------------------------------------
 
 
 def installed_version(name: str) -> str | None:
@@ -55,11 +252,6 @@ def installed_version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def _same_version(installed: str, pinned: str) -> bool:
-    # "2.13.0+cpu" is torch 2.13.0
-    return installed == pinned or installed.split("+", 1)[0] == pinned
 
 
 def cuda_available() -> bool:
@@ -71,59 +263,128 @@ def cuda_available() -> bool:
     return shutil.which("nvidia-smi") is not None
 
 
-def plan_install(gpu: bool) -> tuple[list[Pin], list[Pin], list[tuple[Pin, str]]]:
-    """``(to_install, to_install_without_deps, left_alone)`` for this machine.
+def plan_install(gpu: bool) -> Plan:
+    """``make_plan`` for the versions installed here."""
+    return make_plan({name: installed_version(name) for name in plan_names(gpu)}, gpu)
 
-    On a GPU machine a package at another version is reinstalled at the pinned one; on a CPU
-    machine it is left alone (listed in ``left_alone`` with its installed version).
+
+def _distributions() -> dict[str, str]:
+    """Every installed distribution's version, by normalized name."""
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(_key(name), dist.version)
+    return found
+
+
+def _imported(changed: list[str]) -> list[str]:
+    """Those of the ``changed`` distributions that this session has already imported."""
+    modules = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            modules.setdefault(_key(dist), set()).add(module)
+    return [name for name in changed if any(m in sys.modules for m in modules.get(name, {name.replace("-", "_")}))]
+
+
+def restart_hint() -> str:
+    if any(key.startswith("COLAB_") for key in os.environ):
+        return "Runtime > Restart session"
+    if "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
+        return "Run > Restart & clear cell outputs"
+    return "Kernel > Restart Kernel"
+
+
+class InstallError(RuntimeError):
+    """pip could not install what the plan needs."""
+
+
+def _pip(requirements: list[str], options: tuple[str, ...] = ()) -> None:
+    """``pip install OPTIONS REQUIREMENTS``, its output shown in the notebook (a subprocess's own
+    output would go to the kernel's terminal in Jupyter); ``InstallError`` saying what to do when
+    it fails."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options, *requirements]
+    print("$ pip install", " ".join([*options, *requirements]), flush=True)
+    output = []
+    try:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    except OSError as error:
+        raise InstallError(f"pip could not be started ({error}).\n{_what_to_do(offline=False)}") from None
+    for line in process.stdout:
+        output.append(line)
+        print(line, end="", flush=True)
+    if process.wait() != 0:
+        text = "".join(output)
+        offline = any(marker in text for marker in _NETWORK_ERRORS)
+        if offline:
+            reason = "pip could not reach the package index: this machine seems to be offline"
+        elif "(from versions: none)" in text:  # our pins exist on PyPI: the index was not reached
+            offline, reason = True, "pip found no version on its package index: this machine may be offline"
+        else:
+            reason = f"pip failed (exit code {process.returncode}); its output is above"
+        raise InstallError(f"{reason}, so {' '.join(requirements)} could not be installed.\n{_what_to_do(offline)}") from None
+
+
+def _what_to_do(offline: bool) -> str:
+    return "\n".join([
+        "Fix one of these:",
+        "  - connect this machine to the internet (on Kaggle: Settings > Internet > On) and run this cell again"
+        if offline else "  - read pip's message above, fix its cause and run this cell again",
+        "  - if these packages are installed another way (a folder of wheels, an offline image), skip the install:",
+        f'    set {INSTALL_ENV}=check (os.environ["{INSTALL_ENV}"] = "check" before this cell) or call',
+        "    ensure_environment(check_only=True); the cell then only prints what it finds",
+    ])  # fmt: skip
+
+
+def ensure_environment(check_only: bool | None = None) -> None:
+    """Install what this machine is missing for the tutorial, and say what it did.
+
+    ``check_only=True`` (default: ``GRPO_INSTALL=check``) prints the plan and installs nothing.
     """
-    to_install, left_alone = [], []
-    for pin in read_pins("gpu.txt" if gpu else "cpu.txt"):
-        if gpu and pin.name == "torch":
-            continue
-        version = installed_version(pin.name)
-        if version is None or (gpu and not _same_version(version, pin.version)):
-            to_install.append(pin)
-        elif not _same_version(version, pin.version):
-            left_alone.append((pin, version))
-    no_deps = [pin for pin in read_pins("no-deps.txt") if installed_version(pin.name) is None]
-    return to_install, no_deps, left_alone
-
-
-def _pip(args: list[str]) -> None:
-    command = [sys.executable, "-m", "pip", "install", "--quiet", *args]
-    print("$", " ".join(command[2:]), flush=True)
-    subprocess.run(command, check=True)
-
-
-def ensure_environment(dry_run: bool = False) -> None:
-    """Install what this machine is missing for the tutorial (``dry_run``: only say what)."""
+    if check_only is None:
+        check_only = install_mode() == CHECK
     gpu = cuda_available()
-    to_install, no_deps, left_alone = plan_install(gpu)
-    env_name = "GPU environment (Unsloth)" if gpu else "CPU environment"
-    for pin, version in left_alone:
-        print(f"Note: {pin.name} {version} is installed; the tutorial is tested with {pin}.")
-    if not to_install and not no_deps:
-        print(f"{env_name}: everything is installed.")
+    plan = plan_install(gpu)
+    print(plan.describe(), flush=True)
+    if plan.nothing_to_install:
+        print("Nothing to install.")
         return
-    print(f"{env_name}: installing {', '.join(map(str, to_install + no_deps))}")
-    if dry_run:
+    if check_only:
+        print(f"Check only ({INSTALL_ENV}=check or check_only=True): nothing was installed.")
         return
-    if to_install:
-        args = [str(p) for p in to_install]
-        torch_version = installed_version("torch")
-        if gpu and torch_version:
-            # keep the platform's CUDA build of torch: Unsloth's dependencies must not replace it
-            constraints = Path(tempfile.mkdtemp()) / "constraints.txt"
-            constraints.write_text(f"torch=={torch_version}\n")
-            args += ["-c", str(constraints)]
-        _pip(args)
-    if no_deps:
-        _pip(["--no-deps", *map(str, no_deps)])
+    before = _distributions()
+    if plan.install:
+        options = ()
+        if plan.keep:
+            # hold the platform's packages (torch's CUDA build, Colab's pandas ...) where they are
+            constraints = Path(tempfile.mkdtemp(prefix="grpo-install-")) / "constraints.txt"
+            constraints.write_text("".join(f"{pin}\n" for pin in plan.keep))
+            options = ("-c", str(constraints))
+        _pip(plan.requirements(), options)
+    if plan.install_without_deps:
+        _pip(plan.requirements(without_deps=True), ("--no-deps",))
     importlib.invalidate_caches()
-    already_imported = [p.name for p in to_install if p.name.replace("-", "_") in sys.modules]
-    if already_imported:
-        restart = "Runtime > Restart session" if "COLAB_RELEASE_TAG" in os.environ else "Kernel > Restart"
-        print(f"Installed. {', '.join(already_imported)} was already imported: restart ({restart}) and run again.")
-    else:
-        print("Installed.")
+    _report(before, _distributions(), {_key(s.name) for s in plan.install + plan.install_without_deps})
+
+
+def _report(before: dict[str, str], after: dict[str, str], planned: set[str]) -> None:
+    """Say what pip changed, and whether the session must restart to use it."""
+    changed = sorted(name for name, version in after.items() if before.get(name) != version)
+
+    def versions(names):
+        return ", ".join(f"{n} {before[n]} -> {after[n]}" if n in before else f"{n} {after[n]}" for n in names)
+
+    if any(n in planned for n in changed):
+        print("Installed: " + versions(n for n in changed if n in planned))
+    if any(n not in planned for n in changed):
+        print("and, as their dependencies: " + versions(n for n in changed if n not in planned))
+    replaced = _imported([name for name in changed if name in before])
+    if not replaced:
+        print("Done: no restart needed (nothing that was replaced had been imported yet).")
+        return
+    one = len(replaced) == 1
+    print(
+        f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
+        f"{'has' if one else 'have'} been replaced. Restart ({restart_hint()}), then run the notebook from the top: "
+        "this cell will then find everything installed."
+    )
