@@ -1,41 +1,28 @@
 """Final answers: read them from GSM8K solutions and from model completions, and compare them.
 
-Three questions, three functions:
-
-- ``extract_gsm8k_answer(solution)``: what is the reference answer? (the text after ``####``)
-- ``extract_answer(completion)``: what final answer did the model write? (``None`` if none)
+- ``extract_gsm8k_answer(solution)``: the reference answer (the text after ``####``, normalised);
+- ``extract_answer(completion)``: the final answer the model wrote, or ``None``;
+- ``extract_all_answers(completion)``: every marked answer, so a reward can refuse credit to a
+  completion that hedges with several;
 - ``answers_match(predicted, reference)``: are two answers the same number?
 
-Formats ``extract_answer`` recognises, in order of precedence (the first format present wins,
-and within that format the **last** occurrence wins, because a model's last word is its answer):
+``extract_answer`` reads four formats; the first present wins, and within it the **last**
+occurrence (a model's last word is its answer): ``<answer>42</answer>`` (the tutorial's format),
+``#### 42`` (GSM8K's), ``\\boxed{42}`` (LaTeX), ``The answer is 42`` / ``Final answer: 42``.
 
-1. ``<answer>42</answer>``: the tutorial's own answer format (see ``grpo_helpers.rewards``);
-2. ``#### 42``: GSM8K's reference format;
-3. ``\\boxed{42}``: the LaTeX habit of math-tuned models;
-4. ``The answer is 42`` / ``Final answer: 42``: plain English.
-
-``extract_all_answers`` returns every one of them, so a reward can refuse credit to a completion
-that hedges with several different answers.
-
-Matching: a small hand-written parser handles plain numbers exactly (``"$1,000.00"``, ``"−3"``
-with a unicode minus, ``"1/2"``, ``"18."``), because math-verify does not read a unicode minus and
-an exact comparison of fractions needs no tolerance. Everything else (LaTeX such as
-``\\frac{1}{2}``, ``5\\%``, ``x = 5``, ``42 apples``) goes to math-verify, the library TRL's own
-``accuracy_reward`` uses.
-
-Known differences from math-verify alone (each one tested in ``tests/test_answers.py``):
-
-- ``"−3"`` (unicode minus): math-verify parses nothing; here it equals ``"-3"``.
-- ``"0.333"`` vs ``"1/3"``: not equal here (exact fractions); math-verify also says no.
-- ``"3,5"``: not a thousands separator, so math-verify reads it, as the decimal 3.5.
-- ``"5%"``: math-verify treats it as 0.05 and, leniently, also as equal to ``"5"``.
-- Answers longer than ``MATH_VERIFY_MAX_CHARS`` characters are never sent to math-verify.
+Matching: plain numbers (``"$1,000.00"``, ``"−3"`` with a unicode minus, ``"1/2"``, ``"18."``)
+are compared exactly, as fractions; everything else (``\\frac{1}{2}``, ``5\\%``, ``x = 5``,
+``42 apples``) goes to math-verify, the library TRL's ``accuracy_reward`` uses. Differences from
+math-verify alone (tested in ``tests/test_answers.py``): ``"−3"`` equals ``"-3"`` here (math-verify
+reads nothing); ``"0.333"`` is not ``"1/3"``; ``"3,5"`` is read by math-verify as 3.5; ``"5%"``
+equals both ``"0.05"`` and ``"5"``; answers over ``MATH_VERIFY_MAX_CHARS`` characters never match.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from decimal import Decimal
 from fractions import Fraction
 
 ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
@@ -89,16 +76,9 @@ def format_number(value: Fraction) -> str:
     """A canonical string for a value: ``18``, ``-3``, ``0.5``, ``1/3`` (no trailing ``.0``)."""
     if value.denominator == 1:
         return str(value.numerator)
-    denominator = value.denominator
-    while denominator % 2 == 0:
-        denominator //= 2
-    while denominator % 5 == 0:
-        denominator //= 5
-    if denominator == 1:  # a finite decimal
-        digits = 0
-        while (value * 10**digits).denominator != 1:
-            digits += 1
-        return f"{float(value):.{digits}f}" if digits < 15 else str(value)
+    decimal = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(decimal) == value:  # a finite decimal (exact within Decimal's 28 digits)
+        return format(decimal.normalize(), "f")
     return f"{value.numerator}/{value.denominator}"
 
 
@@ -145,10 +125,6 @@ def _boxed_contents(text: str) -> list[str]:
     return found
 
 
-def _strip(answer: str) -> str:
-    return answer.strip().rstrip(".").strip()
-
-
 def extract_all_answers(completion: str) -> list[tuple[str, str]]:
     """Every final answer marked in ``completion``, as ``(format, answer)`` pairs, in precedence order.
 
@@ -162,10 +138,11 @@ def extract_all_answers(completion: str) -> list[tuple[str, str]]:
             f"extract_answer expects the completion's text (a str), got {type(completion).__name__}; "
             "for a conversational completion use grpo_helpers.rewards.completion_text(completion) first"
         )
-    found = [("answer_tag", _strip(a)) for a in ANSWER_TAG_RE.findall(completion)]
-    found += [("hashes", _strip(a)) for a in HASHES_RE.findall(completion)]
-    found += [("boxed", _strip(a)) for a in _boxed_contents(completion)]
-    found += [("phrase", _strip(m.group("ans"))) for m in PHRASE_RE.finditer(completion)]
+    found = [("answer_tag", a) for a in ANSWER_TAG_RE.findall(completion)]
+    found += [("hashes", a) for a in HASHES_RE.findall(completion)]
+    found += [("boxed", a) for a in _boxed_contents(completion)]
+    found += [("phrase", m.group("ans")) for m in PHRASE_RE.finditer(completion)]
+    found = [(kind, answer.strip().rstrip(".").strip()) for kind, answer in found]
     return [(kind, answer) for kind, answer in found if answer]
 
 

@@ -1,39 +1,24 @@
-"""data: merged from gsm8k, prepare.
+"""GSM8K for GRPOTrainer (notebook 04): load it, format it, measure and filter its prompts.
 
-[gsm8k] GSM8K (Cobbe et al., 2021; MIT licence): from the Hub when it answers, else the bundled copy.
+GSM8K (Cobbe et al., 2021; MIT licence) comes from the Hub (``openai/gsm8k``, config ``main``)
+when it answers, else from the copy bundled in ``grpo_helpers/data/gsm8k/`` (the same 7,473
+train and 1,319 test problems, with LICENSE and README), so the tutorial works offline.
 
-The package ships the original release (``grpo_helpers/data/gsm8k/``: 7,473 train and 1,319 test
-problems, with its LICENSE and README), so the tutorial works offline. The Hub dataset
-``openai/gsm8k`` (config ``main``) holds the same rows.
-
-
-[prepare] Turn GSM8K into what GRPOTrainer reads: a ``prompt`` column and the columns the rewards need.
-
-GRPOTrainer takes each row's ``prompt`` (a string, or a list of chat messages), samples
-completions for it, and passes every *other* column to the reward functions as a keyword
-argument. So the dataset for ``correctness_reward(prompts, completions, ground_truth, **kwargs)``
-needs exactly two columns: ``prompt`` and ``ground_truth``.
-
-- ``format_grpo``: the minimal version (the question as a plain-text prompt).
-- ``format_chat``: the version the tutorial trains on: a system prompt that states the answer
-  format the format rewards check, one worked example as an earlier chat turn, then the
-  question as the user's message.
-- ``prepare_gsm8k``: load a split, format it, and drop prompts too long for the model.
-
-TRL no longer truncates prompts (``max_prompt_length`` is gone), so a very long prompt costs
-memory and time on every step; ``filter_long_prompts`` removes them before training.
+GRPOTrainer generates from each row's ``prompt`` (a string or a list of chat messages) and passes
+every *other* column to the rewards by name: the dataset has ``prompt`` and ``ground_truth``.
+``format_grpo`` is the minimal version (the question as plain text); ``format_chat`` the one the
+tutorial trains on (system prompt with the answer format, one worked example, the question). TRL
+does not truncate prompts, so ``filter_long_prompts`` drops long ones.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from grpo_helpers.models import hub_reachable
 from statistics import mean, median
+
 from grpo_helpers.answers import extract_gsm8k_answer
+from grpo_helpers.models import hub_reachable
 from grpo_helpers.rewards import SYSTEM_PROMPT, format_answer
-
-
-# ---- gsm8k
 
 HUB_DATASET = ("openai/gsm8k", "main")
 BUNDLED_DIR = Path(__file__).parent / "data" / "gsm8k"
@@ -63,8 +48,6 @@ def load_gsm8k(split: str = "train", source: str = "auto"):
     return load_dataset("json", data_files=str(BUNDLED_DIR / f"{split}.jsonl"), split="train")
 
 
-# ---- prepare
-
 # A worked example, shown as an earlier user/assistant turn. A small model copies the shape of an
 # answer it has seen far more reliably than it follows an instruction: with the system prompt
 # alone SmolLM2-135M almost never wrote answer tags (every completion scored 0, so GRPO had no
@@ -89,11 +72,9 @@ def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT, worked_ex
     if worked_example is not None:
         if not (isinstance(worked_example, (tuple, list)) and len(worked_example) == 2
                 and all(isinstance(text, str) and text.strip() for text in worked_example)):
-            raise ValueError(
-                "worked_example must be a (question, answer) pair of non-empty strings, e.g. "
-                "('What is 2 + 3?', '2 + 3 = 5.\\n<answer>5</answer>'), or None for no example; "
-                f"got {worked_example!r}"
-            )
+            raise ValueError("worked_example must be a (question, answer) pair of non-empty strings, e.g. "
+                             "('What is 2 + 3?', '2 + 3 = 5.\\n<answer>5</answer>'), or None for no example; "
+                             f"got {worked_example!r}")
         question_shown, answer_shown = worked_example
         messages += [{"role": "user", "content": question_shown}, {"role": "assistant", "content": answer_shown}]
     messages.append({"role": "user", "content": question})
@@ -103,38 +84,29 @@ def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT, worked_ex
 def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT, worked_example=WORKED_EXAMPLE) -> dict:
     """A conversational prompt (``training_prompt``) and the ``ground_truth`` from a GSM8K row."""
     _check_row(example)
-    return {
-        "prompt": training_prompt(example["question"], system_prompt, worked_example),
-        "ground_truth": extract_gsm8k_answer(example["answer"]),
-    }
+    return {"prompt": training_prompt(example["question"], system_prompt, worked_example),
+            "ground_truth": extract_gsm8k_answer(example["answer"])}
 
 
 def _check_row(example) -> None:
     missing = [c for c in ("question", "answer") if c not in example]
     if missing:
-        raise KeyError(
-            f"A GSM8K row needs the columns 'question' and 'answer'; this one lacks {missing} "
-            f"(it has {list(example)}). Load the data with grpo_helpers.load_gsm8k()."
-        )
-
-
-def prompt_texts(dataset, tokenizer) -> list[str]:
-    """Each prompt as the model will see it: chat prompts rendered with the tokenizer's chat template."""
-    texts = []
-    for prompt in dataset["prompt"]:
-        if isinstance(prompt, list):
-            texts.append(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False))
-        else:
-            texts.append(prompt)
-    return texts
+        raise KeyError(f"A GSM8K row needs the columns 'question' and 'answer'; this one lacks {missing} "
+                       f"(it has {list(example)}). Load the data with grpo_helpers.gsm8k.load_gsm8k().")
 
 
 def prompt_token_lengths(dataset, tokenizer) -> list[int]:
-    """The number of tokens of each prompt, chat template included (what the model really reads)."""
-    texts = prompt_texts(dataset, tokenizer)
-    chat = bool(texts) and isinstance(dataset[0]["prompt"], list)
-    # A rendered chat template already holds its special tokens; plain text gets the tokenizer's own.
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=not chat)["input_ids"]]
+    """The number of tokens of each prompt, counted the way GRPOTrainer tokenizes it for generation.
+
+    Chat prompts: the chat template applied with ``add_generation_prompt=True`` and tokenized
+    without extra special tokens (the template holds them already); plain-text prompts: the
+    tokenizer's defaults. This is the one prompt-token count of the package.
+    """
+    prompts = list(dataset["prompt"])
+    if prompts and isinstance(prompts[0], list):
+        texts = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return [len(ids) for ids in tokenizer(list(prompts))["input_ids"]]
 
 
 def length_stats(lengths) -> dict:
@@ -146,15 +118,8 @@ def length_stats(lengths) -> dict:
     def percentile(q):
         return lengths[min(len(lengths) - 1, int(round(q / 100 * (len(lengths) - 1))))]
 
-    return {
-        "count": len(lengths),
-        "min": lengths[0],
-        "mean": round(mean(lengths), 1),
-        "median": median(lengths),
-        "p95": percentile(95),
-        "p99": percentile(99),
-        "max": lengths[-1],
-    }
+    return {"count": len(lengths), "min": lengths[0], "mean": round(mean(lengths), 1), "median": median(lengths),
+            "p95": percentile(95), "p99": percentile(99), "max": lengths[-1]}
 
 
 def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
@@ -164,10 +129,8 @@ def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
     lengths = prompt_token_lengths(dataset, tokenizer)
     keep = [i for i, n in enumerate(lengths) if n <= max_prompt_length]
     if not keep:
-        raise ValueError(
-            f"Every prompt is longer than max_prompt_length={max_prompt_length} tokens (the shortest has "
-            f"{min(lengths)}). Raise max_prompt_length, or shorten the system prompt."
-        )
+        raise ValueError(f"Every prompt is longer than max_prompt_length={max_prompt_length} tokens (the shortest has "
+                         f"{min(lengths)}). Raise max_prompt_length, or shorten the system prompt.")
     return dataset.select(keep), len(lengths) - len(keep)
 
 
@@ -182,8 +145,6 @@ def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, ma
     With a ``tokenizer`` and ``max_prompt_length``, over-long prompts are dropped and the number
     dropped is printed. Keep the ``test`` split for evaluation: train on ``train`` only.
     """
-    from grpo_helpers.gsm8k import load_gsm8k
-
     if max_prompt_length is not None and tokenizer is None:
         raise ValueError("max_prompt_length needs the tokenizer that will read the prompts: pass tokenizer=...")
     dataset = load_gsm8k(split, source=source)

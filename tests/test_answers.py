@@ -45,6 +45,8 @@ def test_normalisation():
     assert extract_gsm8k_answer("x\n#### −3") == "-3"
     assert normalize_answer("0.50") == "0.5"
     assert normalize_answer("2/6") == "1/3"
+    assert normalize_answer("1,234.5600") == "1234.56" and normalize_answer("-0.125") == "-0.125"
+    assert normalize_answer("3/8") == "0.375"  # a finite decimal is written as one
     assert normalize_answer(None) is None
     assert normalize_answer("seven") == "seven"
 

@@ -81,8 +81,12 @@ def test_token_lengths_include_the_chat_template(tokenizer):
     chat_lengths, plain_lengths = prompt_token_lengths(chat, tokenizer), prompt_token_lengths(plain, tokenizer)
     system_tokens = len(tokenizer(SYSTEM_PROMPT)["input_ids"])
     assert all(c > p + system_tokens for c, p in zip(chat_lengths, plain_lengths))
+    # the count GRPOTrainer's generation sees: the template, tokenized with no extra special tokens
     rendered = tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=False)
     assert chat_lengths[0] == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+    assert chat_lengths[0] == len(tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=True,
+                                                                return_dict=True)["input_ids"])
+    assert plain_lengths[0] == len(tokenizer(plain[0]["prompt"])["input_ids"])
 
 
 def test_length_stats():

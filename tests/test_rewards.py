@@ -1,4 +1,6 @@
-"""Reward functions in both completion shapes, partial credit, reward hacking, the guard, the playground."""
+"""Reward functions in both completion shapes, partial credit, reward hacking, the guard, the playground.
+
+The learned reward model moved from the package into notebook 03 (an inline cell, skipped offline)."""
 import math
 
 import pytest
@@ -160,7 +162,8 @@ def test_guard_reports_every_problem_by_name_with_the_input():
     message = str(error.value)
     assert "6 problem(s)" in message
     assert "needs_answer_column: needs the dataset column(s) ['answer']" in message and "rename_column" in message
-    assert "no_kwargs: add **kwargs" in message
+    assert "no_kwargs: raised TypeError" in message and "unexpected keyword argument" in message
+    assert "Add **kwargs" in message
     assert "crashes_on_empty: raised ZeroDivisionError" in message and "'content': ''" in message
     assert "too_few: returned 1 rewards for 8 completions" in message
     assert "returns_text: returned 'good', a str, not a number" in message
@@ -180,6 +183,25 @@ def test_guard_needs_a_prompt_column_and_reports_a_missing_ground_truth():
         check_reward_functions([correctness_reward], no_truth)
 
 
+def test_guard_names_the_fix_for_chat_completions_and_bad_results():
+    def breaks_on_chat(prompts, completions, **kwargs):  # assumes strings
+        return [1.0 if c.endswith("</answer>") else 0.0 for c in completions]
+
+    def one_number(prompts, completions, **kwargs):
+        return 1.0
+
+    def returns_none(prompts, completions, **kwargs):
+        return [None] * len(completions)
+
+    problems = check_reward_functions([breaks_on_chat, one_number, returns_none], dataset(), raise_on_error=False)
+    assert len(problems) == 3
+    assert "breaks_on_chat: raised AttributeError" in problems[0] and "completion_text(completion)" in problems[0]
+    assert "one_number: returned 1.0 for 8 completions" in problems[1] and "one float per completion" in problems[1]
+    assert "returns_none: returned None" in problems[2] and "return 0.0" in problems[2]
+    assert check_reward_functions([breaks_on_chat], dataset(conversational=False)) == []  # strings: fine
+    assert check_reward_functions(["some/reward-model-id", *tutorial_rewards(64)], dataset()) == []  # models are skipped
+
+
 def test_guard_accepts_numpy_and_given_completions():
     import numpy as np
 
@@ -190,7 +212,7 @@ def test_guard_accepts_numpy_and_given_completions():
 
 
 # ---- the playground ---------------------------------------------------------------------------
-def test_playground_updates_when_the_text_changes():
+def test_playground_updates_when_the_text_changes(monkeypatch):
     from grpo_helpers.widgets import reward_playground
 
     play = reward_playground(tutorial_rewards(256), examples={"right": GOOD, "wrong": "<answer>1</answer>"}, ground_truth="72")
@@ -205,7 +227,10 @@ def test_playground_updates_when_the_text_changes():
     play.reference.value = "1"
     assert play.scores["correctness_reward"] == 2.0
     assert play.total == pytest.approx(sum(play.scores.values()))
-    assert "application/vnd.jupyter.widget-view+json" in play._repr_mimebundle_()
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objects, **kwargs: shown.extend(objects))
+    play._ipython_display_()
+    assert shown == [play.box]
 
 
 def test_playground_survives_a_broken_reward():
@@ -219,35 +244,3 @@ def test_playground_survives_a_broken_reward():
     assert "raised RuntimeError" in play.table.value
     with pytest.raises(ValueError, match="at least one reward function"):
         reward_playground([])
-
-
-# ---- the reward-model reward ------------------------------------------------------------------
-def test_reward_model_reward_with_a_tiny_local_classifier(tmp_path):
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
-
-    from grpo_helpers.models import DEFAULT_MODEL, resolve_model
-    from grpo_helpers.rewards import make_reward_model_reward
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=1, num_labels=1, pad_token_id=tokenizer.pad_token_id)
-    torch.manual_seed(0)
-    LlamaForSequenceClassification(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-
-    reward = make_reward_model_reward(str(tmp_path), local_files_only=True, batch_size=2, device="cpu")
-    assert reward.__name__.startswith("reward_model_")
-    text_scores = reward(["What is 2+2?"] * 3, ["4", "<answer>4</answer>", "five"])
-    chat_scores = reward([[{"role": "user", "content": "What is 2+2?"}]] * 3, [as_message(t) for t in ("4", "x", "five")])
-    assert len(text_scores) == 3 and len(chat_scores) == 3
-    assert all(isinstance(s, float) and math.isfinite(s) for s in text_scores + chat_scores)
-    assert len(set(text_scores)) > 1  # different texts, different scores
-    assert check_reward_functions([reward], dataset()) == []
-
-
-def test_reward_model_unavailable_offline_says_what_to_do(tmp_path):
-    from grpo_helpers.rewards import RewardModelUnavailable, make_reward_model_reward
-
-    with pytest.raises(RewardModelUnavailable, match="Could not load the reward model.*download"):
-        make_reward_model_reward(str(tmp_path / "no-such-model"), local_files_only=True)
