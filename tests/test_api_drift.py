@@ -48,3 +48,27 @@ def test_unsloth_names_the_notebooks_use():
     unsloth = pytest.importorskip("unsloth", reason="Unsloth is in the GPU environment only")
     check_calls("FastLanguageModel.from_pretrained", unsloth.FastLanguageModel.from_pretrained)
     check_calls("FastLanguageModel.get_peft_model", unsloth.FastLanguageModel.get_peft_model)
+
+
+def test_peft_and_transformers_names_the_notebooks_use():
+    import dataclasses
+
+    from peft import LoraConfig
+    from transformers import BitsAndBytesConfig, EarlyStoppingCallback
+    from trl import GRPOTrainer
+
+    lora_fields = {f.name for f in dataclasses.fields(LoraConfig)}
+    for notebook, keywords in keyword_calls("LoraConfig"):
+        unknown = set(keywords) - lora_fields
+        assert not unknown, f"{notebook}: LoraConfig({', '.join(sorted(unknown))}) is not a field of the installed PEFT"
+    check_calls("BitsAndBytesConfig", BitsAndBytesConfig.__init__)
+    check_calls("EarlyStoppingCallback", EarlyStoppingCallback.__init__)
+    check_calls("trainer.train", GRPOTrainer.train)
+
+
+def test_unsloth_save_names_the_notebooks_use():
+    pytest.importorskip("unsloth", reason="Unsloth is in the GPU environment only")
+    from unsloth import save
+
+    check_calls(".save_pretrained_merged", save.unsloth_generic_save_pretrained_merged)
+    check_calls(".save_pretrained_gguf", save.unsloth_save_pretrained_gguf)
