@@ -104,8 +104,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
 
     from grpo_helpers.config import make_config
     from grpo_helpers.dashboard import LiveRewardDashboard
-    from grpo_helpers.models import DEFAULT_MODEL
-    from grpo_helpers.models import add_lora, load_model
+    from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
     from grpo_helpers.rewards import tutorial_rewards
 
     folder = args.out / f"seed{seed}"
@@ -115,7 +114,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     set_seed(seed)
     config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed, **overrides)
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers")
-    model = add_lora(model, r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
+    model = add_lora(model, backend="transformers", r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
     train_dataset = easy_train_set(args.train_problems, args.max_solution_steps, seed, args.prompt)
 
     with model.disable_adapter():

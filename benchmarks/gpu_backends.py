@@ -95,7 +95,7 @@ def run_one(spec: dict) -> dict:
 
     # The backend's import comes first: Unsloth must patch transformers and TRL before they load.
     model, tokenizer = load_model(spec["model"], max_seq_length=spec["max_seq_length"], load_in_4bit=load_in_4bit, backend=backend)
-    model = add_lora(model, r=spec["lora_rank"], random_state=0)
+    model = add_lora(model, backend=backend, r=spec["lora_rank"], random_state=0)
     load_seconds = time.perf_counter() - started
 
     import torch

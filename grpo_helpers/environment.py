@@ -1,107 +1,82 @@
-"""environment: merged from settings, hardware.
+"""environment: the tutorial's switches (environment variables, read here and nowhere else) and the machine.
 
-[settings] Switches read from environment variables, in one place.
-
-- ``GRPO_QUICK=1``: quick mode. Every notebook shrinks its work (fewer examples, fewer tokens,
-  fewer steps) so that the whole learning path runs in CI in minutes. Same code, smaller numbers.
-- ``GRPO_CACHE_DIR``: where converted models are cached (default ``~/.cache/grpo_helpers``).
-- ``GRPO_RUN_DIR``: where notebooks write what they produce (plots, metrics, adapters);
-  ``make run`` sets it to ``runs/<timestamp>/``. Default: ``runs/latest`` under the current folder.
-- ``GRPO_MODEL``: the model every notebook uses (a Hub id or a local folder) instead of the
-  default (SmolLM2-135M-Instruct on a CPU, Qwen2.5-1.5B-Instruct on a CUDA GPU).
-- ``GRPO_BACKEND``: force a backend (``unsloth``, ``bitsandbytes`` or ``transformers``) instead
-  of the one chosen from the hardware.
-
-
-[hardware] What this machine can do, which backend the tutorial uses on it, and what to change if it is
-not what you wanted.
-
-Three backends, one set of notebooks:
-
-- ``unsloth``: a CUDA GPU with Unsloth installed (Colab, Kaggle, a workstation). 4-bit weights,
-  Unsloth's fast kernels and its low-memory gradient checkpointing.
-- ``bitsandbytes``: a CUDA GPU without Unsloth. 4-bit weights through bitsandbytes, plain
-  transformers + PEFT + TRL. Same algorithm, slower.
-- ``transformers``: no CUDA GPU (a laptop, Binder, CI). Full precision on the CPU, a small model.
+- ``GRPO_QUICK=1``: quick mode, the same code with small numbers (``pick``), as the tests run it.
+- ``GRPO_MODEL``: the model every notebook uses (a Hub id or a local folder) instead of
+  SmolLM2-135M-Instruct on a CPU and Qwen2.5-1.5B-Instruct on a CUDA GPU.
+- ``GRPO_BACKEND``: ``unsloth`` (CUDA GPU with Unsloth: 4-bit, fast kernels), ``bitsandbytes`` (CUDA GPU:
+  4-bit, plain transformers + PEFT) or ``transformers`` (CPU: full precision), instead of ``choose_backend``'s.
+- ``GRPO_CACHE_DIR``: where the offline model copy is converted to (default ``~/.cache/grpo_helpers``).
+- ``GRPO_RUN_DIR``: where notebooks write their outputs (default ``runs/latest``; ``make run`` sets it).
+- ``GRPO_DASHBOARD``: ``notebook``, ``headless`` or ``auto`` (default): how the reward dashboard draws.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("unsloth", "bitsandbytes", "transformers")
 
 
-# ---- settings
-
-QUICK_ENV = "GRPO_QUICK"
-CACHE_ENV = "GRPO_CACHE_DIR"
-RUN_DIR_ENV = "GRPO_RUN_DIR"
-BACKEND_ENV = "GRPO_BACKEND"
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
+def _switch(name: str, allowed: tuple[str, ...], fix: str) -> str:
+    value = os.environ.get(name, "").strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not understood: {fix}")
+    return value
 
 
 def quick_mode() -> bool:
     """True when ``GRPO_QUICK`` asks for the small, fast version of every notebook."""
-    value = os.environ.get(QUICK_ENV, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{QUICK_ENV}={value!r} is not understood: set it to 1 (quick mode) or 0 (full run).")
+    yes, no = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+    return _switch("GRPO_QUICK", yes + no, "set it to 1 (quick mode) or 0 (full run).") in yes
 
 
-_UNSET = object()
+def dashboard_mode() -> str:
+    """``GRPO_DASHBOARD``: ``notebook``, ``headless`` or ``auto`` (when unset)."""
+    modes = ("", "auto", "notebook", "headless")
+    return _switch("GRPO_DASHBOARD", modes, "set it to notebook, headless or auto.") or "auto"
 
 
-def _has_cuda() -> bool:
+def model_override() -> str | None:
+    """``GRPO_MODEL`` when set (a Hub id or a local folder), else None."""
+    return os.environ.get("GRPO_MODEL", "").strip() or None
+
+
+def cuda_available() -> bool:
+    """True when PyTorch sees a CUDA GPU (the one CUDA check of the package)."""
     import torch
 
     return torch.cuda.is_available()
 
 
-def pick(full, quick, cpu=_UNSET):
-    """``quick`` in quick mode, else ``full``: ``N_EXAMPLES = pick(full=200, quick=8)``.
-
-    ``cpu``, when given, replaces ``full`` on a machine without a CUDA GPU, for the numbers that
-    would take hours there (``pick(full=200, quick=4, cpu=30)``): a full run on a laptop stays
-    within minutes per notebook.
-    """
-    if quick_mode():
-        return quick
-    if cpu is not _UNSET and not _has_cuda():
-        return cpu
-    return full
+def pick(full, quick, cpu=None):
+    """``quick`` in quick mode, else ``full`` (``pick(full=200, quick=8)``); ``cpu``, when given, replaces
+    ``full`` without a CUDA GPU, for numbers that would take hours there (``pick(full=200, quick=4, cpu=30)``)."""
+    return quick if quick_mode() else cpu if cpu is not None and not cuda_available() else full
 
 
 def cache_dir() -> Path:
-    """The folder that holds converted models; created on first use."""
-    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "grpo_helpers").expanduser()
+    """The folder that holds converted models (``GRPO_CACHE_DIR``); created on first use."""
+    path = Path(os.environ.get("GRPO_CACHE_DIR", "").strip() or Path.home() / ".cache" / "grpo_helpers").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def run_dir() -> Path:
-    """The folder this run's outputs go to; created on first use."""
-    path = Path(os.environ.get(RUN_DIR_ENV) or Path("runs") / "latest").expanduser()
+    """The folder this run's outputs go to (``GRPO_RUN_DIR``); created on first use."""
+    path = Path(os.environ.get("GRPO_RUN_DIR", "").strip() or Path("runs") / "latest").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-# ---- hardware
-
-BACKENDS = ("unsloth", "bitsandbytes", "transformers")
-
-
 @dataclass(frozen=True)
 class Hardware:
-    device: str  # "cuda", "mps" or "cpu"
+    device: str  # "cuda" or "cpu"
     platform: str  # "colab", "kaggle", "binder" or "local"
     cpu_count: int
-    ram_gib: float | None
+    ram_gib: float | None  # None where the OS does not say
     gpu_name: str | None = None
     vram_gib: float | None = None
     compute_capability: tuple[int, int] | None = None
@@ -115,39 +90,20 @@ class Hardware:
 def detect_platform(environ=None) -> str:
     """Where the notebook runs, from the variables each service sets."""
     env = os.environ if environ is None else environ
-    if any(key.startswith("COLAB_") for key in env):
-        return "colab"
-    if any(key.startswith("KAGGLE_") for key in env):
-        return "kaggle"
-    if any(key.startswith("BINDER_") for key in env):
-        return "binder"
-    return "local"
-
-
-def _ram_gib() -> float | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (AttributeError, ValueError, OSError):
-        return None
+    services = {"COLAB_": "colab", "KAGGLE_": "kaggle", "BINDER_": "binder"}
+    return next((name for prefix, name in services.items() if any(k.startswith(prefix) for k in env)), "local")
 
 
 def detect_hardware() -> Hardware:
-    """Look at the machine: CUDA GPU (name, memory, bf16), Apple GPU, or CPU."""
+    """The machine: a CUDA GPU (name, memory, bf16) or the CPU (Apple GPUs too: 4-bit and Unsloth need CUDA)."""
     import torch
 
-    common = dict(platform=detect_platform(), cpu_count=os.cpu_count() or 1, ram_gib=_ram_gib())
-    if torch.cuda.is_available():
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else None
+    common = dict(platform=detect_platform(), cpu_count=os.cpu_count() or 1, ram_gib=ram)
+    if cuda_available():
         props = torch.cuda.get_device_properties(0)
-        return Hardware(
-            device="cuda",
-            gpu_name=props.name,
-            vram_gib=props.total_memory / 2**30,
-            compute_capability=(props.major, props.minor),
-            bf16=torch.cuda.is_bf16_supported(),
-            **common,
-        )
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return Hardware(device="mps", gpu_name="Apple GPU (MPS)", **common)
+        return Hardware(device="cuda", gpu_name=props.name, vram_gib=props.total_memory / 2**30,
+                        compute_capability=(props.major, props.minor), bf16=torch.cuda.is_bf16_supported(), **common)
     return Hardware(device="cpu", **common)
 
 
@@ -159,28 +115,22 @@ def bitsandbytes_installed() -> bool:
     return importlib.util.find_spec("bitsandbytes") is not None
 
 
-def choose_backend(hardware: Hardware | None = None, environ=None) -> str:
-    """``unsloth`` on a CUDA GPU with Unsloth, ``bitsandbytes`` on a CUDA GPU without it,
-    ``transformers`` everywhere else. ``GRPO_BACKEND`` overrides the choice."""
-    env = os.environ if environ is None else environ
+def choose_backend(hardware: Hardware | None = None, backend: str | None = None) -> str:
+    """``unsloth`` on a CUDA GPU with Unsloth, ``bitsandbytes`` on a CUDA GPU without it, ``transformers``
+    elsewhere. A ``backend`` given (or ``GRPO_BACKEND``) is used instead, once checked against the machine."""
     hw = hardware or detect_hardware()
-    forced = env.get(BACKEND_ENV, "").strip().lower()
+    forced = backend or _switch("GRPO_BACKEND", ("",) + BACKENDS, f"use one of {', '.join(BACKENDS)}.")
     if forced:
         if forced not in BACKENDS:
-            raise ValueError(f"{BACKEND_ENV}={forced!r} is not a backend: use one of {', '.join(BACKENDS)}.")
+            raise ValueError(f"backend={forced!r} is not a backend: use one of {', '.join(BACKENDS)}.")
         if forced != "transformers" and not hw.has_cuda:
-            raise ValueError(
-                f"{BACKEND_ENV}={forced} needs a CUDA GPU and this machine has none: "
-                f"unset {BACKEND_ENV} or set it to transformers."
-            )
+            raise ValueError(f"The {forced} backend needs a CUDA GPU; this machine has none: use transformers.")
         if forced == "unsloth" and not unsloth_installed():
-            raise ValueError(f"{BACKEND_ENV}=unsloth but Unsloth is not installed: run the install cell first.")
+            raise ValueError("The unsloth backend needs Unsloth, which is not installed: run the install cell first.")
         return forced
-    if hw.has_cuda and unsloth_installed():
-        return "unsloth"
-    if hw.has_cuda and bitsandbytes_installed():
-        return "bitsandbytes"
-    return "transformers"
+    if not hw.has_cuda:
+        return "transformers"
+    return "unsloth" if unsloth_installed() else "bitsandbytes" if bitsandbytes_installed() else "transformers"
 
 
 _BACKEND_NOTES = {
@@ -188,54 +138,33 @@ _BACKEND_NOTES = {
     "bitsandbytes": "transformers + bitsandbytes 4-bit + PEFT (Unsloth not installed)",
     "transformers": "transformers + PEFT in full precision (4-bit quantization needs a CUDA GPU)",
 }
-
-
-def platform_fix(hw: Hardware, backend: str) -> str | None:
-    """The one thing to do on this platform to get the fast path, or None when it is already on."""
-    if backend == "unsloth":
-        return None
-    if hw.has_cuda:
-        return "Run the install cell above (it installs Unsloth), then restart the kernel."
-    return {
-        "colab": "Runtime > Change runtime type > T4 GPU, then run the notebook again from the top.",
-        "kaggle": "Settings > Accelerator > GPU T4 x2 and Settings > Internet > On, then run again from the top.",
-        "binder": "Binder has no GPU: this runs the CPU path on a small model, which is enough to learn with. "
-        "Open the notebook in Colab or Kaggle (badges at the top) to train a bigger model.",
-    }.get(
-        hw.platform,
-        "No CUDA GPU here: the notebooks run on the CPU with a small model, which is enough to learn with. "
-        "Open them in Colab or Kaggle (badges at the top) to train a bigger model.",
-    )
+_FIXES = {
+    "gpu": "Run the install cell above (it installs Unsloth), then restart the kernel.",
+    "colab": "Runtime > Change runtime type > T4 GPU, then run the notebook again from the top.",
+    "kaggle": "Settings > Accelerator > GPU T4 x2 and Settings > Internet > On, then run again from the top.",
+    "binder": "Binder has no GPU: a small model on the CPU, enough to learn with; Colab or Kaggle train a bigger one.",
+    "local": "No CUDA GPU here: a small model on the CPU, enough to learn with; Colab or Kaggle train a bigger one.",
+}
 
 
 def hardware_report(hw: Hardware | None = None, backend: str | None = None) -> str:
-    """A short, human-readable report: what the machine has and which backend runs."""
+    """A short report: what the machine has, which backend runs, and what to do to get the fast path."""
     hw = hw or detect_hardware()
     backend = backend or choose_backend(hw)
-    ram = f", {hw.ram_gib:.1f} GiB RAM" if hw.ram_gib else ""
+    machine = "CPU only"
     if hw.has_cuda:
-        cc = ".".join(map(str, hw.compute_capability)) if hw.compute_capability else "?"
-        machine = (
-            f"GPU {hw.gpu_name} ({hw.vram_gib:.1f} GiB, compute capability {cc}, "
-            f"bf16 {'yes' if hw.bf16 else 'no: fp16 is used'})"
-        )
-    elif hw.device == "mps":
-        machine = "Apple GPU (MPS): the tutorial uses the CPU path there, as 4-bit and Unsloth need CUDA"
-    else:
-        machine = "CPU only"
-    lines = [
-        f"Machine : {machine}; {hw.cpu_count} CPU cores{ram}",
-        f"Platform: {hw.platform}",
-        f"Backend : {backend}: {_BACKEND_NOTES[backend]}",
-    ]
-    fix = platform_fix(hw, backend)
-    if fix:
-        lines.append(f"To change: {fix}")
+        cc = ".".join(map(str, hw.compute_capability or ())) or "?"
+        machine = (f"GPU {hw.gpu_name} ({hw.vram_gib:.1f} GiB, compute capability {cc}, "
+                   f"bf16 {'yes' if hw.bf16 else 'no: fp16 is used'})")
+    ram = f", {hw.ram_gib:.1f} GiB RAM" if hw.ram_gib else ""
+    lines = [f"Machine : {machine}; {hw.cpu_count} CPU cores{ram}", f"Platform: {hw.platform}",
+             f"Backend : {backend}: {_BACKEND_NOTES[backend]}"]
+    if backend != "unsloth":
+        lines.append(f"To change: {_FIXES['gpu' if hw.has_cuda else hw.platform]}")
     return "\n".join(lines)
 
 
 def print_hardware_report() -> Hardware:
     """Print the report and return the detected hardware."""
-    hw = detect_hardware()
-    print(hardware_report(hw))
+    print(hardware_report(hw := detect_hardware()))
     return hw

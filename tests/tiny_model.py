@@ -48,6 +48,6 @@ def tiny_lora_model(model_dir: Path):
     from grpo_helpers.models import add_lora, load_model
 
     model, tokenizer = load_model(str(model_dir), load_in_4bit=False, backend="transformers")
-    model = add_lora(model, r=4, use_gradient_checkpointing=False)
+    model = add_lora(model, backend="transformers", r=4, use_gradient_checkpointing=False)
     randomize_lora(model)
     return model, tokenizer

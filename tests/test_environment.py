@@ -1,0 +1,120 @@
+"""grpo_helpers.environment: the switches, the machine, the backend and the hardware report."""
+import subprocess
+import sys
+
+import pytest
+
+import grpo_helpers.environment as environment
+from grpo_helpers.environment import Hardware, choose_backend, detect_hardware, detect_platform, hardware_report
+
+CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=24.0)
+T4 = Hardware(
+    device="cuda", platform="colab", cpu_count=2, ram_gib=12.7, gpu_name="Tesla T4", vram_gib=14.7,
+    compute_capability=(7, 5), bf16=False,
+)
+
+
+def test_import_is_light_and_report_names_the_machine():
+    import torch
+
+    expected = "GPU " if torch.cuda.is_available() else "CPU only"
+    code = (
+        "import sys, grpo_helpers, grpo_helpers.environment\n"
+        "heavy = [m for m in ('torch', 'transformers', 'trl', 'peft', 'unsloth') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "print(grpo_helpers.environment.hardware_report())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert expected in out and "Backend : " in out
+
+
+def test_detect_hardware_on_this_machine_is_cpu():
+    pytest.importorskip("torch").cuda.is_available() and pytest.skip("this machine has a GPU")
+    hw = detect_hardware()
+    assert hw.device == "cpu" and not hw.has_cuda and hw.cpu_count >= 1 and not environment.cuda_available()
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [({"COLAB_RELEASE_TAG": "x"}, "colab"), ({"KAGGLE_KERNEL_RUN_TYPE": "i"}, "kaggle"),
+     ({"BINDER_LAUNCH_HOST": "h"}, "binder"), ({"HOME": "/root"}, "local")],
+)
+def test_detect_platform(env, expected):
+    assert detect_platform(env) == expected
+
+
+def test_backend_choice(monkeypatch):
+    monkeypatch.delenv("GRPO_BACKEND", raising=False)
+    assert choose_backend(CPU) == "transformers"
+    monkeypatch.setattr(environment, "unsloth_installed", lambda: True)
+    assert choose_backend(T4) == "unsloth"
+    monkeypatch.setattr(environment, "unsloth_installed", lambda: False)
+    monkeypatch.setattr(environment, "bitsandbytes_installed", lambda: True)
+    assert choose_backend(T4) == "bitsandbytes"
+    monkeypatch.setattr(environment, "bitsandbytes_installed", lambda: False)
+    assert choose_backend(T4) == "transformers"
+    monkeypatch.setenv("GRPO_BACKEND", "transformers")
+    assert choose_backend(T4) == "transformers"
+    assert choose_backend(CPU, backend="transformers") == "transformers"  # an explicit backend wins
+
+
+@pytest.mark.parametrize(
+    "value, message", [("fast", "is not understood"), ("unsloth", "needs a CUDA GPU"), ("bitsandbytes", "needs a CUDA GPU")]
+)
+def test_backend_override_errors_say_what_to_change(monkeypatch, value, message):
+    monkeypatch.setenv("GRPO_BACKEND", value)
+    with pytest.raises(ValueError, match=message):
+        choose_backend(CPU)
+
+
+def test_an_explicit_backend_is_checked_too(monkeypatch):
+    with pytest.raises(ValueError, match="backend='tpu' is not a backend"):
+        choose_backend(CPU, backend="tpu")
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        choose_backend(CPU, backend="unsloth")
+    monkeypatch.setattr(environment, "unsloth_installed", lambda: False)
+    with pytest.raises(ValueError, match="run the install cell"):
+        choose_backend(T4, backend="unsloth")
+
+
+def test_report_gives_the_platform_fix():
+    report = hardware_report(Hardware(device="cpu", platform="colab", cpu_count=2, ram_gib=12.0), "transformers")
+    assert "Change runtime type" in report
+    gpu_report = hardware_report(T4, "unsloth")
+    assert "Tesla T4" in gpu_report and "fp16" in gpu_report and "To change" not in gpu_report
+    assert "install cell" in hardware_report(T4, "bitsandbytes")
+
+
+def test_pick_chooses_quick_full_or_cpu_sizes(monkeypatch):
+    monkeypatch.setattr(environment, "cuda_available", lambda: False)
+    monkeypatch.setenv("GRPO_QUICK", "1")
+    assert environment.pick(full=200, quick=4, cpu=30) == 4
+    monkeypatch.setenv("GRPO_QUICK", "0")
+    assert environment.pick(full=200, quick=4, cpu=30) == 30 and environment.pick(full=200, quick=4) == 200
+    monkeypatch.setattr(environment, "cuda_available", lambda: True)
+    assert environment.pick(full=200, quick=4, cpu=30) == 200
+    monkeypatch.setenv("GRPO_QUICK", "maybe")
+    with pytest.raises(ValueError, match="GRPO_QUICK"):
+        environment.pick(full=1, quick=2)
+
+
+def test_every_switch_is_read_here(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRPO_MODEL", " /models/mine ")
+    monkeypatch.setenv("GRPO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GRPO_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("GRPO_DASHBOARD", "Headless")
+    assert environment.model_override() == "/models/mine"
+    assert environment.cache_dir() == tmp_path / "cache" and (tmp_path / "cache").is_dir()
+    assert environment.run_dir() == tmp_path / "run" and (tmp_path / "run").is_dir()
+    assert environment.dashboard_mode() == "headless"
+    monkeypatch.setenv("GRPO_DASHBOARD", "fancy")
+    with pytest.raises(ValueError, match="GRPO_DASHBOARD='fancy'.*notebook, headless or auto"):
+        environment.dashboard_mode()
+    for name in ("GRPO_MODEL", "GRPO_DASHBOARD"):
+        monkeypatch.delenv(name)
+    assert environment.model_override() is None and environment.dashboard_mode() == "auto"
+
+
+def test_every_switch_is_documented():
+    for name in ("GRPO_QUICK", "GRPO_MODEL", "GRPO_BACKEND", "GRPO_CACHE_DIR", "GRPO_RUN_DIR", "GRPO_DASHBOARD"):
+        assert f"``{name}" in environment.__doc__, name
