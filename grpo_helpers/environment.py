@@ -8,12 +8,15 @@
 - ``GRPO_CACHE_DIR``: where the offline model copy is converted to (default ``~/.cache/grpo_helpers``).
 - ``GRPO_RUN_DIR``: where notebooks write their outputs (default ``runs/latest``; ``make run`` sets it).
 - ``GRPO_DASHBOARD``: ``notebook``, ``headless`` or ``auto`` (default): how the reward dashboard draws.
+- ``GRPO_INSTALL=check``: the install cell only prints what it would install (for machines whose
+  packages come another way, such as the offline GPU check); unset, it installs what is missing.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +42,22 @@ def dashboard_mode() -> str:
     return _switch("GRPO_DASHBOARD", modes, "set it to notebook, headless or auto.") or "auto"
 
 
+def install_mode() -> str:
+    """``GRPO_INSTALL``: ``check`` (print the plan, install nothing) or ``install`` (when unset)."""
+    fix = "set it to 'check' (print what is missing, install nothing) or leave it unset (install what is missing)."
+    return _switch("GRPO_INSTALL", ("", "install", "check"), fix) or "install"
+
+
 def model_override() -> str | None:
     """``GRPO_MODEL`` when set (a Hub id or a local folder), else None."""
     return os.environ.get("GRPO_MODEL", "").strip() or None
 
 
 def cuda_available() -> bool:
-    """True when PyTorch sees a CUDA GPU (the one CUDA check of the package)."""
+    """True when PyTorch sees a CUDA GPU (the one CUDA check of the package); before torch is
+    installed (the install cell on a new machine), when ``nvidia-smi`` is there."""
+    if importlib.util.find_spec("torch") is None:
+        return shutil.which("nvidia-smi") is not None
     import torch
 
     return torch.cuda.is_available()

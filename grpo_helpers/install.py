@@ -18,7 +18,7 @@ changed, and says when a restart is needed: when a package that this session had
 imported was replaced (re-running the cell after importing transformers, for example).
 
 Check-only mode prints the plan and installs nothing: ``ensure_environment(check_only=True)``, or
-the environment variable ``GRPO_INSTALL=check`` (read by ``install_mode()``), for machines whose
+the environment variable ``GRPO_INSTALL=check`` (read by ``environment.install_mode()``), for machines whose
 packages come another way (an offline GPU check that installs wheels before running the
 notebooks). When pip fails, for example offline, the error says what to do.
 
@@ -31,10 +31,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,10 +39,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from grpo_helpers.environment import cuda_available, detect_platform, install_mode
+
 REQUIREMENTS_DIR = Path(__file__).parent / "requirements"
 INSTALL_ENV = "GRPO_INSTALL"
 CHECK = "check"
-INSTALL = "install"
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)\s*(#.*)?$")
 _MINIMUM = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^\s,;#]*)\s*(?:,\s*<\s*([0-9][^\s;#]*))?\s*(#.*)?$")
 GPU_ENVIRONMENT = "GPU environment (Unsloth)"
@@ -56,19 +54,6 @@ _NETWORK_ERRORS = (
     "Name or service not known", "Network is unreachable", "ConnectTimeoutError", "ProxyError",
     "Connection refused", "No route to host", "nodename nor servname", "NameResolutionError", "Failed to resolve",
 )  # fmt: skip
-
-
-def install_mode() -> str:
-    """``"check"`` when ``GRPO_INSTALL=check`` (print the plan, install nothing), else ``"install"``."""
-    value = os.environ.get(INSTALL_ENV, "").strip().lower()
-    if value in ("", INSTALL):
-        return INSTALL
-    if value == CHECK:
-        return CHECK
-    raise ValueError(
-        f"{INSTALL_ENV}={value!r} is not understood: set it to 'check' (print what is missing, install "
-        "nothing) or leave it unset (install what is missing)."
-    )
 
 
 # ---- the requirement files ------------------------------------------------------------------
@@ -254,15 +239,6 @@ def installed_version(name: str) -> str | None:
         return None
 
 
-def cuda_available() -> bool:
-    """A CUDA GPU is there: asked of torch when it is installed, else of ``nvidia-smi``."""
-    if importlib.util.find_spec("torch") is not None:
-        import torch
-
-        return torch.cuda.is_available()
-    return shutil.which("nvidia-smi") is not None
-
-
 def plan_install(gpu: bool) -> Plan:
     """``make_plan`` for the versions installed here."""
     return make_plan({name: installed_version(name) for name in plan_names(gpu)}, gpu)
@@ -288,11 +264,8 @@ def _imported(changed: list[str]) -> list[str]:
 
 
 def restart_hint() -> str:
-    if any(key.startswith("COLAB_") for key in os.environ):
-        return "Runtime > Restart session"
-    if "KAGGLE_KERNEL_RUN_TYPE" in os.environ:
-        return "Run > Restart & clear cell outputs"
-    return "Kernel > Restart Kernel"
+    return {"colab": "Runtime > Restart session", "kaggle": "Run > Restart & clear cell outputs"}.get(
+        detect_platform(), "Kernel > Restart Kernel")
 
 
 class InstallError(RuntimeError):
