@@ -1,88 +1,33 @@
-"""dashboard: merged from health, dashboard_data, dashboard_plot, dashboard.
+"""dashboard: watch GRPO learn while ``trainer.train()`` runs (``trainer.add_callback(LiveRewardDashboard())``).
 
-[health] Health warnings for a GRPO run, read from its log history, each with the usual fix.
-
-    warnings = check_health(trainer.state.log_history)
-    for warning in warnings:
-        print(warning)
-
-``check_health`` is a pure function over a list of dicts such as ``trainer.state.log_history``
-(one dict per logging step, with TRL's metric names: ``reward``, ``frac_reward_zero_std``,
-``kl``, ``completions/clipped_ratio``). The live dashboard calls it at every logging step.
-Each check looks at the most recent ``window`` logged values, so a warning goes away once the
-run recovers.
-
-
-[dashboard_data] The numbers behind the live dashboard: which TRL metric goes in which panel, the rolling mean,
-the one-line summary of a logging step, and saving the metrics as CSV and JSON.
-
-Metric names are the ones ``trl.GRPOTrainer`` logs (identical in TRL 1.15 and 1.16):
-``reward``, ``reward_std``, ``frac_reward_zero_std``, ``rewards/<reward function name>/mean``,
-``kl`` (only when ``beta > 0``), ``completions/mean_length`` (``/min_length``, ``/max_length``),
-``completions/clipped_ratio``; ``loss`` and ``learning_rate`` come from transformers' Trainer.
-A metric that a run does not log leaves its panel empty; nothing here needs torch or matplotlib.
-
-
-[dashboard_plot] Draw the dashboard figure (nine metric panels and a health panel) from a log history.
-
-The figure is a plain ``matplotlib.figure.Figure`` drawn with the Agg canvas, not a pyplot
-figure, so a notebook never shows a second copy of it at the end of the cell.
-
-
-[dashboard] ``LiveRewardDashboard``: watch GRPO learn while ``trainer.train()`` runs. One line adds it:
-
-    from grpo_helpers.dashboard import LiveRewardDashboard
-
-    dashboard = LiveRewardDashboard()
-    trainer.add_callback(dashboard)          # or GRPOTrainer(..., callbacks=[dashboard])
-    trainer.train()
-
-In a notebook (JupyterLab, Colab, Kaggle, VS Code, and nbmake, which runs a real kernel) one
-figure updates in place at each logging step: total reward with its rolling mean, each reward
-function's mean, reward std, the fraction of groups with zero reward std, KL (when beta > 0),
-completion length, clipped ratio, loss and learning rate, plus health warnings with their fix.
-In a script or other headless run it prints one short line per logging step instead. Either
-way, at every logging step the metrics are written to ``metrics.csv`` and ``metrics.json``,
-and when training ends the figure is saved as ``reward_dashboard.png``, all in ``output_dir``
-(default: the trainer's ``args.output_dir``). ``GRPO_DASHBOARD=headless`` (or ``notebook``)
-overrides the detection.
-
-This module imports transformers (the callback subclasses ``TrainerCallback``), so
-``import grpo_helpers`` does not import it: import it from ``grpo_helpers.dashboard``.
+In a notebook one figure updates in place at each logging step: total reward with its rolling mean,
+each reward function's mean, reward std, groups with zero reward std, KL (when beta > 0), completion
+length, clipped ratio, loss, learning rate, and health warnings with their fix. In a script it prints
+a line per logging step instead (``GRPO_DASHBOARD`` overrides the detection). Metrics go to
+``metrics.csv`` / ``metrics.json`` at each logging step and the figure to ``reward_dashboard.png`` at
+the end. Metric names are those ``trl.GRPOTrainer`` logs (the same in TRL 1.15 and 1.16);
+``check_health`` and ``panel_series`` are plain functions over ``trainer.state.log_history``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 import csv
-import json
-from pathlib import Path
 import io
+import json
+import math
 import textwrap
-import inspect
-import os
 import time
-from transformers import TrainerCallback
-from grpo_helpers.environment import run_dir
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
+from transformers import TrainerCallback
 
 # ---- health
-
-REWARD = "reward"
-ZERO_STD = "frac_reward_zero_std"
-KL = "kl"
-CLIPPED = "completions/clipped_ratio"
-
-# Keys that mark a dict of the log history as a training logging step (the end-of-training
-# summary has ``train_runtime`` and ``train_loss`` instead).
-TRAINING_KEYS = (REWARD, "loss")
 
 
 @dataclass(frozen=True)
 class HealthWarning:
-    """One problem seen in the log history: ``code`` names the check, ``step`` is the last step
-    it looked at, ``message`` says what was seen and ``fix`` what usually cures it."""
+    """A problem seen in the log history (``step``: the last step the check looked at), with its usual fix."""
 
     code: str
     step: int
@@ -94,122 +39,98 @@ class HealthWarning:
 
 
 def training_logs(log_history) -> list[dict]:
-    """The training logging steps of ``log_history`` (dicts with a reward or a loss), in order."""
+    """The training logging steps of ``log_history`` (dicts with a reward or a loss), in order; the
+    end-of-training summary (``train_runtime``, ``train_loss``) and eval-only logs are left out."""
     if not isinstance(log_history, (list, tuple)):
-        raise TypeError(
-            f"log_history must be a list of dicts such as trainer.state.log_history, got {type(log_history).__name__}"
-        )
-    rows = []
+        raise TypeError(f"log_history must be a list of dicts such as trainer.state.log_history, got {type(log_history).__name__}")
     for index, entry in enumerate(log_history):
         if not isinstance(entry, dict):
             raise TypeError(f"log_history[{index}] must be a dict of metric values, got {type(entry).__name__}")
-        if any(key in entry for key in TRAINING_KEYS):
-            rows.append(entry)
-    return rows
+    return [entry for entry in log_history if "reward" in entry or "loss" in entry]
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return None if math.isnan(value) else float(value)
+def number(value) -> float | None:
+    """``value`` as a float, or None when it is missing, not a number, or NaN."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    return float(value) if ok else None
 
 
-def recent(rows: list[dict], key: str, window: int) -> list[tuple[int, float]]:
-    """The last ``window`` (step, value) pairs of ``key`` (steps where it is missing or None are skipped)."""
-    pairs = [(int(row.get("step", i + 1)), _number(row.get(key))) for i, row in enumerate(rows)]
+def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """The (steps, values) of metric ``key`` over ``rows``; steps where it is missing are left out
+    (rows without a ``step`` key are numbered 1, 2, ...)."""
+    pairs = [(int(row.get("step", i + 1)), number(row.get(key))) for i, row in enumerate(rows)]
     pairs = [(step, value) for step, value in pairs if value is not None]
-    return pairs[-window:]
+    return [s for s, _ in pairs], [v for _, v in pairs]
 
 
-def _check_window(name: str, window: int) -> None:
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"{name} must be a positive number of logging steps (e.g. 10), got {window!r}")
+def _positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive number of logging steps (e.g. 10), got {value!r}")
 
 
-def check_health(
-    log_history,
-    flat_window: int = 10,
-    zero_std_window: int = 5,
-    zero_std_fraction: float = 0.99,
-    kl_window: int = 3,
-    kl_limit: float = 1.0,
-    clipped_window: int = 5,
-    clipped_fraction: float = 0.99,
-) -> list[HealthWarning]:
-    """The health warnings for ``log_history``; an empty list when the run looks healthy.
+def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, zero_std_fraction: float = 0.99,
+                 kl_window: int = 3, kl_limit: float = 1.0, clipped_window: int = 5,
+                 clipped_fraction: float = 0.99) -> list[HealthWarning]:
+    """The health warnings for ``log_history``; an empty list when the run looks healthy. Each
+    check looks at the last ``*_window`` logged values, so a warning goes once the run recovers.
 
-    - ``reward_flat_zero``: the total reward was 0 at each of the last ``flat_window`` logging steps.
-    - ``zero_std``: at least ``zero_std_fraction`` of the groups had identical rewards (so zero
-      advantage, nothing to learn) at each of the last ``zero_std_window`` logging steps.
-    - ``kl_runaway``: the mean KL of the last ``kl_window`` logging steps is above ``kl_limit``.
+    - ``reward_flat_zero``: the total reward was 0 at each of the last ``flat_window`` steps.
+    - ``zero_std``: at least ``zero_std_fraction`` of the groups had identical rewards (zero
+      advantage: nothing to learn) at each of the last ``zero_std_window`` steps.
+    - ``kl_runaway``: the mean KL of the last ``kl_window`` steps is above ``kl_limit``.
     - ``always_clipped``: at least ``clipped_fraction`` of the completions hit
-      ``max_completion_length`` at each of the last ``clipped_window`` logging steps.
-
-    Log steps without a ``step`` key are numbered 1, 2, ... in order (``trainer.state.log_history``
-    has ``step``).
+      ``max_completion_length`` at each of the last ``clipped_window`` steps.
     """
     for name, window in (("flat_window", flat_window), ("zero_std_window", zero_std_window),
                          ("kl_window", kl_window), ("clipped_window", clipped_window)):
-        _check_window(name, window)
+        _positive_int(name, window)
     for name, fraction in (("zero_std_fraction", zero_std_fraction), ("clipped_fraction", clipped_fraction)):
         if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
             raise ValueError(f"{name} must be a fraction in (0, 1], e.g. 0.99, got {fraction!r}")
     if not isinstance(kl_limit, (int, float)) or not kl_limit > 0:
         raise ValueError(f"kl_limit must be a positive KL value (e.g. 1.0), got {kl_limit!r}")
-
     rows = training_logs(log_history)
-    warnings = []
 
-    rewards = recent(rows, REWARD, flat_window)
-    if len(rewards) == flat_window and all(abs(value) < 1e-9 for _, value in rewards):
+    def last(key, window):  # (last step, values) when ``window`` values were logged, else None
+        steps, values = series(rows, key)
+        return (steps[-1], values[-window:]) if len(values) >= window else (None, None)
+
+    warnings = []
+    step, values = last("reward", flat_window)
+    if values and all(abs(v) < 1e-9 for v in values):
         warnings.append(HealthWarning(
-            "reward_flat_zero", rewards[-1][0],
-            f"The total reward has been 0 for the last {flat_window} logging steps.",
+            "reward_flat_zero", step, f"The total reward has been 0 for the last {flat_window} logging steps.",
             "Look at a few completions (completion browser): if the model never writes the format the reward "
             "looks for, loosen the format reward or show the format in the system prompt; if completions are cut "
             "off, raise max_completion_length; check that the dataset column your reward reads (e.g. `answer`) "
-            "exists and is passed to the reward function by that name.",
-        ))
-
-    zero_std = recent(rows, ZERO_STD, zero_std_window)
-    if len(zero_std) == zero_std_window and all(value >= zero_std_fraction for _, value in zero_std):
+            "exists and is passed to the reward function by that name."))
+    step, values = last("frac_reward_zero_std", zero_std_window)
+    if values and all(v >= zero_std_fraction for v in values):
         warnings.append(HealthWarning(
-            "zero_std", zero_std[-1][0],
-            f"Every group's completions got the same reward for the last {zero_std_window} logging steps, "
-            "so every advantage is 0 and the model learns nothing.",
+            "zero_std", step, f"Every group's completions got the same reward for the last {zero_std_window} logging "
+            "steps, so every advantage is 0 and the model learns nothing.",
             "Raise temperature (e.g. 1.0) or num_generations (e.g. 8) so completions differ, or give partial "
-            "credit in a reward so that different completions score differently.",
-        ))
-
-    kl = recent(rows, KL, kl_window)
-    kl_mean = sum(value for _, value in kl) / kl_window
-    if len(kl) == kl_window and kl_mean > kl_limit:
+            "credit in a reward so that different completions score differently."))
+    step, values = last("kl", kl_window)
+    if values and sum(values) / kl_window > kl_limit:
         warnings.append(HealthWarning(
-            "kl_runaway", kl[-1][0],
-            f"The KL to the reference model averaged {kl_mean:.3g} over the last {kl_window} logging steps "
-            f"(above {kl_limit:g}): the policy is drifting far from where it started.",
+            "kl_runaway", step, f"The KL to the reference model averaged {sum(values) / kl_window:.3g} over the last "
+            f"{kl_window} logging steps (above {kl_limit:g}): the policy is drifting far from where it started.",
             "Lower learning_rate (e.g. halve it), raise beta (e.g. 0.04 -> 0.1), or clip gradients harder "
-            "(max_grad_norm=0.1); then restart from an earlier checkpoint.",
-        ))
-
-    clipped = recent(rows, CLIPPED, clipped_window)
-    if len(clipped) == clipped_window and all(value >= clipped_fraction for _, value in clipped):
+            "(max_grad_norm=0.1); then restart from an earlier checkpoint."))
+    step, values = last("completions/clipped_ratio", clipped_window)
+    if values and all(v >= clipped_fraction for v in values):
         warnings.append(HealthWarning(
-            "always_clipped", clipped[-1][0],
-            f"Almost every completion hit max_completion_length for the last {clipped_window} logging steps, "
-            "so answers are cut off before they end.",
+            "always_clipped", step, f"Almost every completion hit max_completion_length for the last {clipped_window} "
+            "logging steps, so answers are cut off before they end.",
             "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
-            "shorter reasoning in the system prompt.",
-        ))
+            "shorter reasoning in the system prompt."))
     return warnings
 
 
-# ---- dashboard_data
+# ---- the numbers behind the panels
 
-REWARD_FUNC_PREFIX = "rewards/"
-REWARD_FUNC_SUFFIX = "/mean"
-
-# (panel title, [(metric key, label)]); the reward-per-function panel is filled from the keys.
+# (panel title, [(metric key, line label)]); the per-function panel is filled from the logged keys.
 PANELS = (
     ("Total reward", [("reward", "reward")]),
     ("Reward per function (mean)", []),
@@ -222,74 +143,32 @@ PANELS = (
     ("Loss", [("loss", "loss")]),
     ("Learning rate", [("learning_rate", "learning_rate")]),
 )
-EMPTY_NOTES = {
-    "KL to the reference model": "no KL logged (beta = 0: no KL term)",
-    "Reward per function (mean)": "no reward functions logged yet",
-}
-
-
-def number(value) -> float | None:
-    """``value`` as a float, or None when it is missing, not a number, or NaN."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return None if math.isnan(value) else float(value)
-
-
-def reward_function_names(rows: list[dict]) -> list[str]:
-    """The reward function names in ``rewards/<name>/mean`` keys, in order of first appearance."""
-    names = []
-    for row in rows:
-        for key in row:
-            if key.startswith(REWARD_FUNC_PREFIX) and key.endswith(REWARD_FUNC_SUFFIX):
-                name = key[len(REWARD_FUNC_PREFIX) : -len(REWARD_FUNC_SUFFIX)]
-                if name and name not in names:
-                    names.append(name)
-    return names
-
-
-def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    """The (steps, values) of metric ``key`` over ``rows``; steps where it is missing are left out."""
-    steps, values = [], []
-    for i, row in enumerate(rows):
-        value = number(row.get(key))
-        if value is not None:
-            steps.append(int(row.get("step", i + 1)))
-            values.append(value)
-    return steps, values
+EMPTY_NOTES = {"KL to the reference model": "no KL logged (beta = 0: no KL term)",
+               "Reward per function (mean)": "no reward functions logged yet"}
+FRACTION_PANELS = ("Groups with zero reward std", "Clipped completions (fraction)")
 
 
 def rolling_mean(values: list[float], window: int) -> list[float]:
     """The mean of the last ``window`` values (fewer at the start) at each position."""
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
         raise ValueError(f"window must be a positive number of logging steps (e.g. 10), got {window!r}")
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value
-        if i >= window:
-            total -= values[i - window]
-        out.append(total / min(i + 1, window))
-    return out
+    return [sum(values[max(0, i + 1 - window):i + 1]) / min(i + 1, window) for i in range(len(values))]
 
 
 def panel_series(log_history, window: int = 10) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
-    """What each dashboard panel plots: ``{panel title: {line label: (steps, values)}}``.
-
-    ``log_history`` is a list of dicts such as ``trainer.state.log_history``; the total-reward
-    panel also gets ``mean of last <window>``. Panels whose metrics were not logged are empty dicts.
-    """
+    """What each panel plots: ``{panel title: {line label: (steps, values)}}``; the total-reward
+    panel also gets ``mean of last <window>``. Panels whose metrics were not logged are empty."""
     rows = training_logs(log_history)
+    functions = dict.fromkeys(key[len("rewards/"):-len("/mean")] for row in rows for key in row
+                              if key.startswith("rewards/") and key.endswith("/mean"))
     panels = {}
     for title, metrics in PANELS:
-        lines = {}
         if title == "Reward per function (mean)":
-            metrics = [(f"{REWARD_FUNC_PREFIX}{name}{REWARD_FUNC_SUFFIX}", name) for name in reward_function_names(rows)]
-        for key, label in metrics:
-            steps, values = series(rows, key)
-            if values:
-                lines[label] = (steps, values)
-        if title == "Total reward" and "reward" in lines:
-            steps, values = lines["reward"]
-            lines[f"mean of last {window}"] = (steps, rolling_mean(values, window))
+            metrics = [(f"rewards/{name}/mean", name) for name in functions]
+        lines = {label: series(rows, key) for key, label in metrics}
+        lines = {label: line for label, line in lines.items() if line[1]}
+        if "reward" in lines:
+            lines[f"mean of last {window}"] = (lines["reward"][0], rolling_mean(lines["reward"][1], window))
         panels[title] = lines
     return panels
 
@@ -299,73 +178,53 @@ def _fmt(value: float) -> str:
 
 
 def summary_line(row: dict, max_steps: int | None = None, mean: float | None = None, window: int = 10) -> str:
-    """One short line for a logging step: ``step 3/50 | reward 0.25 (mean 0.18) | ... | lr 5.00e-06``."""
-    step = row.get("step", "?")
-    parts = [f"step {step}/{max_steps}" if max_steps and max_steps > 0 else f"step {step}"]
-    reward = number(row.get("reward"))
-    if reward is not None:
+    """One short line for a logging step: ``step 3/50 | reward 0.25 (mean10 0.18) | ... | lr 5.00e-06``."""
+    parts = [f"step {row.get('step', '?')}" + (f"/{max_steps}" if max_steps else "")]
+    if (reward := number(row.get("reward"))) is not None:
         parts.append(f"reward {_fmt(reward)}" + (f" (mean{window} {_fmt(mean)})" if mean is not None else ""))
     for key, label in (("reward_std", "std"), ("frac_reward_zero_std", "zero-std"), ("kl", "kl"),
                        ("completions/mean_length", "len"), ("completions/clipped_ratio", "clipped"),
                        ("loss", "loss"), ("learning_rate", "lr")):
-        value = number(row.get(key))
-        if value is not None:
+        if (value := number(row.get(key))) is not None:
             parts.append(f"{label} {_fmt(value)}")
     return " | ".join(parts)
 
 
-def columns(rows: list[dict]) -> list[str]:
-    """``step`` then every other key of ``rows``, in order of first appearance."""
-    names = ["step"]
-    for row in rows:
-        for key in row:
-            if key not in names:
-                names.append(key)
-    return names
-
-
-def save_metrics(rows: list[dict], folder, warnings: list[HealthWarning] = (), stem: str = "metrics") -> tuple[Path, Path]:
-    """Write ``rows`` to ``folder/<stem>.csv`` (one row per logging step) and ``folder/<stem>.json``
+def save_metrics(rows: list[dict], folder, warnings=()) -> tuple[Path, Path]:
+    """Write ``rows`` to ``folder/metrics.csv`` (a row per logging step) and ``folder/metrics.json``
     (the rows and the health warnings); returns both paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = folder / f"{stem}.csv", folder / f"{stem}.json"
-    names = columns(rows)
+    csv_path, json_path = folder / "metrics.csv", folder / "metrics.json"
+    names = list(dict.fromkeys(["step", *(key for row in rows for key in row)]))
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=names, restval="")
         writer.writeheader()
-        for row in rows:
-            writer.writerow({key: "" if row.get(key) is None else row.get(key) for key in names})
-    payload = {
-        "rows": [{key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in row.items()} for row in rows],
-        "health_warnings": [{"code": w.code, "step": w.step, "message": w.message, "fix": w.fix} for w in warnings],
-    }
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    clean = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()} for row in rows]
+    payload = {"rows": clean, "health_warnings": [asdict(w) for w in warnings]}
     json_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     return csv_path, json_path
 
 
-# ---- dashboard_plot
-
-FIGSIZE = (15, 9.5)
-FRACTION_PANELS = ("Groups with zero reward std", "Clipped completions (fraction)")
+# ---- the figure
 
 
-def new_figure(figsize=FIGSIZE):
-    """An empty figure with a 3 x 4 grid: the metric panels, then the health panel across two cells."""
+def new_figure():
+    """A figure (not a pyplot one, so a notebook never shows a stray copy) with a 3 x 4 grid: the
+    nine metric panels, then the health panel across the last three cells."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=figsize, dpi=80, layout="constrained")
+    figure = Figure(figsize=(15, 9.5), dpi=80, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(3, 4)
-    cells = [grid[r, c] for r in range(3) for c in range(4)][: len(PANELS)]
-    axes = [figure.add_subplot(cell) for cell in cells]
-    axes.append(figure.add_subplot(grid[2, 1:]))  # health
-    return figure, axes
+    axes = [figure.add_subplot(grid[i // 4, i % 4]) for i in range(len(PANELS))]
+    return figure, axes + [figure.add_subplot(grid[2, 1:])]
 
 
-def draw(figure, axes, log_history, warnings: list[HealthWarning] = (), window: int = 10, title: str = "") -> dict:
-    """Redraw every panel from ``log_history``; returns the plotted ``panel_series``."""
+def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = "") -> dict:
+    """Redraw every panel and the health panel from ``log_history``; returns the ``panel_series``."""
     from matplotlib.ticker import MaxNLocator
 
     panels = panel_series(log_history, window)
@@ -381,156 +240,97 @@ def draw(figure, axes, log_history, warnings: list[HealthWarning] = (), window: 
                     transform=ax.transAxes, color="gray", fontsize=9)
             ax.set_xticks([])
             ax.set_yticks([])
-        else:
-            ax.set_xlabel("step", fontsize=8)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if name in FRACTION_PANELS:
-                ax.set_ylim(-0.05, 1.05)
-            ax.tick_params(labelsize=8)
-            ax.grid(alpha=0.3)
-            if len(lines) > 1:
-                ax.legend(fontsize=7, loc="best")
-    draw_health(axes[len(panels)], warnings)
+            continue
+        ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if name in FRACTION_PANELS:
+            ax.set_ylim(-0.05, 1.05)
+        if len(lines) > 1:
+            ax.legend(fontsize=7, loc="best")
+    health = axes[len(panels)]
+    health.clear()
+    health.set_axis_off()
+    health.set_title("Health", fontsize=10, loc="left")
+    text = "\n".join(line for w in warnings for line in
+                     textwrap.wrap(f"\u26a0 {w.message}", 110) + textwrap.wrap(f"   Fix: {w.fix}", 110))
+    health.text(0, 1, text or "No problems seen so far.", color="darkred" if warnings else "green",
+                fontsize=8 if warnings else 10, transform=health.transAxes, va="top", family="monospace")
     figure.suptitle(title, fontsize=11)
     return panels
 
 
-def draw_health(ax, warnings: list[HealthWarning]) -> None:
-    """The health panel: each warning with its fix, or a line saying none was found."""
-    ax.clear()
-    ax.set_axis_off()
-    ax.set_title("Health", fontsize=10, loc="left")
-    if not warnings:
-        ax.text(0, 0.9, "No problems seen so far.", color="green", fontsize=10, transform=ax.transAxes, va="top")
-        return
-    lines = []
-    for warning in warnings:
-        lines += textwrap.wrap(f"\u26a0 {warning.message}", 110) + textwrap.wrap(f"   Fix: {warning.fix}", 110)
-    ax.text(0, 1, "\n".join(lines), color="darkred", fontsize=8, transform=ax.transAxes, va="top", family="monospace")
-
-
-def png_bytes(figure) -> bytes:
-    """The figure as PNG bytes."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-# ---- dashboard
-
-DASHBOARD_ENV = "GRPO_DASHBOARD"
-MODES = ("auto", "notebook", "headless")
-PNG_NAME = "reward_dashboard.png"
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter-style kernel (JupyterLab, Colab, Kaggle, VS Code, nbmake), where
-    rich output can be shown and updated; False in a script or a terminal IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
+# ---- the callback
 
 def dashboard_mode(mode: str = "auto") -> str:
-    """``notebook`` or ``headless``: ``mode`` when given, else ``GRPO_DASHBOARD``, else detected."""
-    if mode not in MODES:
-        raise ValueError(f"mode={mode!r} is not one of {', '.join(MODES)}")
-    if mode == "auto":
-        mode = os.environ.get(DASHBOARD_ENV, "auto").strip().lower() or "auto"
-        if mode not in MODES:
-            raise ValueError(f"{DASHBOARD_ENV}={mode!r} is not understood: set it to notebook, headless or auto.")
-    if mode == "auto":
-        return "notebook" if in_notebook() else "headless"
-    return mode
+    """``notebook`` or ``headless``: ``mode`` when given, else ``GRPO_DASHBOARD``, else ``notebook``
+    inside a Jupyter kernel (JupyterLab, Colab, Kaggle, VS Code, nbmake) and ``headless`` elsewhere."""
+    from grpo_helpers.environment import dashboard_mode as setting
 
+    if mode not in ("auto", "notebook", "headless"):
+        raise ValueError(f"mode={mode!r} is not one of auto, notebook, headless")
+    mode = setting() if mode == "auto" else mode
+    if mode != "auto":
+        return mode
+    from IPython import get_ipython  # IPython comes with Jupyter and ipywidgets
 
-def _warnings_html(warnings) -> str:
-    from html import escape
-
-    if not warnings:
-        return "<div style='color:green'>Health: no problems seen so far.</div>"
-    items = "".join(f"<li><b>{escape(w.message)}</b><br>Fix: {escape(w.fix)}</li>" for w in warnings)
-    return f"<div style='color:#a00000'>Health warnings (step {warnings[-1].step}):<ul>{items}</ul></div>"
+    return "notebook" if getattr(get_ipython(), "kernel", None) is not None else "headless"
 
 
 class LiveRewardDashboard(TrainerCallback):
-    """A ``transformers.TrainerCallback`` that plots GRPO's metrics live and saves them.
+    """A ``TrainerCallback`` that plots GRPO's metrics live and saves them. ``output_dir``: where ``metrics.csv``, ``metrics.json`` and ``reward_dashboard.png`` go (default:
+    the trainer's ``args.output_dir``). ``window``: logging steps in the reward's rolling mean.
+    ``mode``: ``auto``, ``notebook`` (figure updated in place) or ``headless`` (a line per step).
+    ``every_seconds``: in a notebook, redraw at most this often (the last step is always drawn).
+    ``health``: keyword arguments for ``check_health`` (e.g. ``{"kl_limit": 0.5}``).
 
-    - ``output_dir``: where ``metrics.csv``, ``metrics.json`` and ``reward_dashboard.png`` go
-      (default: the trainer's ``args.output_dir``, else ``grpo_helpers.run_dir()``).
-    - ``window``: logging steps in the reward's rolling mean.
-    - ``mode``: ``auto`` (detect), ``notebook`` (figure updated in place) or ``headless`` (one line per step).
-    - ``every_seconds``: in a notebook, redraw at most this often (drawing takes a fraction of a
-      second); the last step is always drawn.
-    - ``health``: keyword arguments for ``grpo_helpers.dashboard.check_health`` (e.g. ``{"kl_limit": 0.5}``).
-
-    After (or during) training: ``rows`` (the logged steps), ``warnings`` (current health
-    warnings), ``panels`` (what each panel plots), ``paths`` (the files written), ``figure``.
+    During and after training: ``rows`` (the logged steps), ``warnings``, ``panels`` (what each
+    panel plots), ``paths`` (the files written), ``figure``.
     """
 
     def __init__(self, output_dir=None, window: int = 10, mode: str = "auto", every_seconds: float = 2.0, health=None):
-        rolling_mean([0.0], window)  # checks window
+        rolling_mean([], window)  # checks window
         if not isinstance(every_seconds, (int, float)) or every_seconds < 0:
             raise ValueError(f"every_seconds must be a number of seconds >= 0 (e.g. 2), got {every_seconds!r}")
-        if health is not None and not isinstance(health, dict):
-            raise TypeError(f"health must be a dict of check_health keyword arguments (e.g. {{'kl_limit': 0.5}}), got {health!r}")
-        accepted = [name for name in inspect.signature(check_health).parameters if name != "log_history"]
-        unknown = sorted(set(health or {}) - set(accepted))
-        if unknown:
-            raise TypeError(f"health has unknown settings {unknown}: check_health accepts {', '.join(accepted)}")
-        check_health([], **(health or {}))  # checks the values now, not at step 1
-        self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.window = window
-        self.mode = dashboard_mode(mode)
-        self.every_seconds = float(every_seconds)
         self.health = dict(health or {})
+        try:
+            check_health([], **self.health)  # checks the settings now, not at step 1
+        except TypeError as error:
+            raise TypeError(f"health={health!r}: {error}. check_health accepts flat_window, zero_std_window, "
+                            "zero_std_fraction, kl_window, kl_limit, clipped_window, clipped_fraction") from None
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.window, self.mode, self.every_seconds = window, dashboard_mode(mode), float(every_seconds)
         self.rows: list[dict] = []
-        self.warnings = []
+        self.warnings: list[HealthWarning] = []
         self.panels: dict = {}
         self.paths: dict[str, Path] = {}
-        self.figure = None
-        self._axes = None
-        self._handles = None
+        self.figure = self._axes = self._handles = self._max_steps = None
         self._last_draw = 0.0
-        self._max_steps = None
-        self._announced: set[str] = set()
 
-    # -- folder and files -------------------------------------------------------------------
-    def folder(self, args=None) -> Path:
-        """Where the metrics and the figure are saved."""
-        if self.output_dir is not None:
-            return self.output_dir
-        if args is not None and getattr(args, "output_dir", None):
-            return Path(args.output_dir)
-        return run_dir()
-
-    def save(self, args=None, png: bool = True) -> dict[str, Path]:
-        """Write the CSV and JSON (and the PNG when ``png``); returns ``paths``."""
-        folder = self.folder(args)
-        self.paths["csv"], self.paths["json"] = save_metrics(self.rows, folder, self.warnings)
-        if png:
-            self.redraw()
-            self.paths["png"] = folder / PNG_NAME
-            self.figure.savefig(self.paths["png"])
-        return dict(self.paths)
-
-    # -- drawing ------------------------------------------------------------------------------
     def redraw(self) -> None:
         """Draw every panel from ``rows`` (creating the figure the first time)."""
         if self.figure is None:
             self.figure, self._axes = new_figure()
-        last = self.rows[-1]["step"] if self.rows else 0
-        title = f"GRPO training: step {last}" + (f" of {self._max_steps}" if self._max_steps else "")
+        step = self.rows[-1]["step"] if self.rows else 0
+        title = f"GRPO training: step {step}" + (f" of {self._max_steps}" if self._max_steps else "")
         self.panels = draw(self.figure, self._axes, self.rows, self.warnings, self.window, title)
 
+    def _repr_png_(self):
+        self.redraw()
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+
     def _show(self) -> None:
+        from html import escape
+
         from IPython.display import HTML, Image, display
 
-        self.redraw()
-        image, html = Image(data=png_bytes(self.figure), format="png"), HTML(_warnings_html(self.warnings))
+        items = "".join(f"<li><b>{escape(w.message)}</b><br>Fix: {escape(w.fix)}</li>" for w in self.warnings)
+        html = HTML(f"<div style='color:#a00000'>Health warnings:<ul>{items}</ul></div>" if items
+                    else "<div style='color:green'>Health: no problems seen so far.</div>")
+        image = Image(data=self._repr_png_(), format="png")
         if self._handles is None:
             self._handles = (display(image, display_id=True), display(html, display_id=True))
         elif None not in self._handles:  # display() returns None where no frontend is attached
@@ -538,49 +338,41 @@ class LiveRewardDashboard(TrainerCallback):
             self._handles[1].update(html)
         self._last_draw = time.monotonic()
 
-    def _repr_png_(self):
-        self.redraw()
-        return png_bytes(self.figure)
-
-    # -- TrainerCallback ----------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
         self._max_steps = state.max_steps or None
-        # On a resumed run the history so far is in state.log_history: start from it.
-        self.rows = [dict(row) for row in training_logs(state.log_history)]
+        self.rows = [dict(row) for row in training_logs(state.log_history)]  # a resumed run's history so far
         self.warnings = check_health(self.rows, **self.health)
-        self._announced = {w.code for w in self.warnings}
         self._handles = None
         if state.is_world_process_zero and self.mode == "notebook":
             self._show()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        row = {"step": state.global_step, **logs}
-        if not training_logs([row]):
-            return  # the end-of-training summary (train_runtime, train_loss) or an eval-only log
+        row = {"step": state.global_step, **(logs or {})}
+        if not state.is_world_process_zero or not training_logs([row]):
+            return  # another process, the end-of-training summary, or an eval-only log
         self.rows.append(row)
+        announced = {w.code for w in self.warnings}
         self.warnings = check_health(self.rows, **self.health)
-        self.save(args, png=False)
+        self.paths["csv"], self.paths["json"] = save_metrics(self.rows, self.output_dir or args.output_dir, self.warnings)
         if self.mode == "notebook":
             if time.monotonic() - self._last_draw >= self.every_seconds:
                 self._show()
             return
-        steps, rewards = series(self.rows, "reward")
-        mean = rolling_mean(rewards, self.window)[-1] if rewards and number(row.get("reward")) is not None else None
+        rewards = series(self.rows, "reward")[1]
+        mean = rolling_mean(rewards, self.window)[-1] if number(row.get("reward")) is not None else None
         print(summary_line(row, self._max_steps, mean, self.window), flush=True)
         for warning in self.warnings:
-            if warning.code not in self._announced:
+            if warning.code not in announced:
                 print(f"WARNING {warning}", flush=True)
-        self._announced = {w.code for w in self.warnings}
 
     def on_train_end(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
         if self.mode == "notebook":
             self._show()
-        self.save(args, png=True)
+        folder = self.output_dir or Path(args.output_dir)
+        self.paths["csv"], self.paths["json"] = save_metrics(self.rows, folder, self.warnings)
+        self.redraw()
+        self.paths["png"] = folder / "reward_dashboard.png"
+        self.figure.savefig(self.paths["png"])
         print(f"Dashboard saved: {self.paths['png']} (figure), {self.paths['csv']} and {self.paths['json']} (metrics)")
-
-
-__all__ = ["DASHBOARD_ENV", "LiveRewardDashboard", "dashboard_mode", "in_notebook", "panel_series"]

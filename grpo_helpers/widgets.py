@@ -12,14 +12,10 @@ The scores update as you type. Everything shown is also kept in Python attribute
 
 
 [config_widget] An interactive GRPO configurator (ipywidgets): start from a preset, move the sliders, read what
-each value does, see the problems and the cost of a step live, and take the GRPOConfig.
+each value does and what make_config says about it, live, and take the GRPOConfig.
 
     panel = config_widget()     # shows itself as the last expression of a cell
-    config = panel.build()      # or press "Build GRPOConfig"
-
-It only arranges what the rest of the package does: ``make_config`` builds (so the widget's
-config is exactly ``make_config(preset, **panel.values())``), ``find_problems`` checks,
-``explain`` explains, ``estimate_step`` estimates.
+    config = panel.build()      # or press "Build GRPOConfig": make_config(preset, **panel.values())
 
 
 [completion_browser] A completion browser (ipywidgets): for each logged step, each prompt with its G completions,
@@ -28,13 +24,14 @@ each reward function's score and the group-relative advantage; filter by step an
     from grpo_helpers.training import record_completions
     from grpo_helpers.widgets import completion_browser
 
-    recorder = record_completions(trainer)   # before trainer.train()
+    recorder = record_completions(trainer)   # the config needs log_completions=True
     completion_browser(recorder)             # last line of a cell: shows the browser
     trainer.train()
 
 Shown before ``trainer.train()`` (in an earlier cell), it follows the run: each new step is
 added to the step list and, with "follow the run" ticked, shown as it arrives. After training,
-pick any recorded step. The data comes from ``grpo_helpers.training`` (TRL's ``_logs``).
+pick any recorded step. The data is what TRL saves with ``log_completions=True``
+(``grpo_helpers.training.CompletionRecorder``).
 """
 
 from __future__ import annotations
@@ -42,14 +39,6 @@ from __future__ import annotations
 import html
 from grpo_helpers.answers import answers_match, extract_answer
 from grpo_helpers.rewards import score_completion
-from grpo_helpers.config import config_settings, make_config
-from grpo_helpers.config import find_problems
-from grpo_helpers.config import batch_arithmetic, explain
-from grpo_helpers.models import tutorial_model
-from grpo_helpers.estimate import KNOWN_MODELS, PROMPT_TOKENS, T4, estimate_step
-from grpo_helpers.environment import Hardware, detect_hardware
-from grpo_helpers.config import PRESET_NAMES, preset_values, recommended_preset
-from grpo_helpers.config import accepted_loss_types
 from grpo_helpers.training import TOTAL, Completion, CompletionRecorder
 
 
@@ -109,8 +98,10 @@ class RewardPlayground:
             f"<tr><td style='text-align:left'><b>total</b></td><td><b>{self.total:+.3f}</b></td></tr></table>"
         )
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
+    def _ipython_display_(self):  # works with ipywidgets 7 (Colab) and 8
+        from IPython.display import display
+
+        display(self.box)
 
 
 def reward_playground(reward_funcs, examples: dict | None = None, ground_truth: str = "18", prompt: str = "") -> RewardPlayground:
@@ -121,26 +112,19 @@ def reward_playground(reward_funcs, examples: dict | None = None, ground_truth: 
 # ---- config_widget
 
 LEARNING_RATES = (1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
-CONTROLLED = (
-    "num_generations",
-    "temperature",
-    "max_completion_length",
-    "beta",
-    "loss_type",
-    "learning_rate",
-    "per_device_train_batch_size",
-    "gradient_accumulation_steps",
-    "max_steps",
-)
+CONTROLLED = ("num_generations", "temperature", "max_completion_length", "beta", "loss_type", "learning_rate",
+              "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps")  # fmt: skip
 _CAST = {"temperature": float, "beta": float, "learning_rate": float, "loss_type": str}
 
 
 def _controls(widgets) -> dict:
+    from grpo_helpers.config import accepted_loss_types
+
     style, layout = {"description_width": "170px"}, widgets.Layout(width="440px")
     common = {"style": style, "layout": layout, "continuous_update": False}
     return {
         "num_generations": widgets.IntSlider(min=2, max=32, description="num_generations", **common),
-        "temperature": widgets.FloatSlider(min=0.05, max=2.0, step=0.05, description="temperature", **common),
+        "temperature": widgets.FloatSlider(min=0.0, max=2.0, step=0.05, description="temperature", **common),
         "max_completion_length": widgets.IntSlider(min=16, max=1024, step=8, description="max_completion_length", **common),
         "beta": widgets.FloatSlider(min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common),
         "loss_type": widgets.Dropdown(options=accepted_loss_types(), description="loss_type", style=style, layout=layout),
@@ -154,54 +138,36 @@ def _controls(widgets) -> dict:
 
 
 class ConfigWidget:
-    """The configurator. ``values()`` reads the controls, ``set(**values)`` moves them (as a
-    learner would), ``build()`` returns the GRPOConfig."""
+    """Start from a preset, move the controls, read what each value does and what make_config says
+    (live), and press Build: ``build()`` is ``make_config(preset, **values())``."""
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        hardware: Hardware | None = None,
-        model: str | None = None,
-        prompt_tokens: int = PROMPT_TOKENS,
-        bitsandbytes: bool | None = None,
-    ):
+    def __init__(self, preset: str | None = None, hardware=None, bitsandbytes: bool | None = None):
         import ipywidgets as widgets
 
-        self.hardware = hardware or detect_hardware()
-        self.bitsandbytes = bitsandbytes
-        self.prompt_tokens = prompt_tokens
-        self.config = None
-        model = model or tutorial_model(self.hardware)
-        models = list(KNOWN_MODELS) + ([model] if model not in KNOWN_MODELS else [])
+        from grpo_helpers.config import PRESET_NAMES, recommended_preset
+        from grpo_helpers.environment import detect_hardware
+
+        self.hardware, self.bitsandbytes, self.config = hardware or detect_hardware(), bitsandbytes, None
         self.preset = widgets.Dropdown(options=PRESET_NAMES, description="preset", style={"description_width": "170px"})
-        self.model = widgets.Dropdown(options=models, value=model, description="model", layout=widgets.Layout(width="420px"))
         self.controls = _controls(widgets)
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
-        self.messages = widgets.HTML()
-        self.estimate = widgets.HTML()
-        self.button = widgets.Button(
-            description="Build GRPOConfig", button_style="success", icon="check", layout=widgets.Layout(width="auto")
-        )
-        self.result = widgets.HTML()
+        self.messages, self.result = widgets.HTML(), widgets.HTML()
+        self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check")
         rows = [widgets.HBox([self.controls[name], self.notes[name]]) for name in CONTROLLED]
-        self.box = widgets.VBox(
-            [widgets.HBox([self.preset, self.model]), *rows, self.messages, self.estimate, widgets.HBox([self.button, self.result])]
-        )
+        self.box = widgets.VBox([self.preset, *rows, self.messages, widgets.HBox([self.button, self.result])])
         self._loading = False
         self.load_preset(preset or recommended_preset(self.hardware))
         self.preset.observe(lambda change: self.load_preset(change["new"]), names="value")
-        self.model.observe(lambda change: self.refresh(), names="value")
         for control in self.controls.values():
             control.observe(lambda change: self.refresh(), names="value")
         self.button.on_click(self._on_click)
 
-    # -- reading and moving the controls ---------------------------------------------------
     def values(self) -> dict:
         """The controlled settings as GRPOConfig keyword arguments."""
         return {name: _CAST.get(name, int)(self.controls[name].value) for name in CONTROLLED}
 
     def set(self, **values) -> None:
-        """Move controls, e.g. ``panel.set(num_generations=4, beta=0.0)``."""
+        """Move controls as a learner would, e.g. ``panel.set(num_generations=4, beta=0.0)``."""
         unknown = sorted(set(values) - set(CONTROLLED))
         if unknown:
             raise ValueError(f"{unknown}: the widget controls {', '.join(CONTROLLED)}; pass other settings to make_config")
@@ -214,62 +180,50 @@ class ConfigWidget:
 
     def load_preset(self, name: str) -> None:
         """Put preset ``name``'s values on the controls."""
-        values = preset_values(name)
+        from grpo_helpers.config import PRESETS
+
         self._loading = True
         try:
-            if self.preset.value != name:
-                self.preset.value = name
+            self.preset.value = name
             for field in CONTROLLED:
-                self.controls[field].value = values[field]
+                self.controls[field].value = PRESETS[name][field]
         finally:
             self._loading = False
         self.refresh()
 
-    # -- what the panel shows ----------------------------------------------------------------
-    def settings(self) -> dict:
-        """Everything ``build()`` would pass to GRPOConfig."""
-        return config_settings(self.preset.value, self.hardware, self.bitsandbytes, **self.values())
-
-    def refresh(self) -> None:
-        if self._loading:
-            return
-        settings = self.settings()
-        for name in CONTROLLED:
-            self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}</small>"
-        problems = find_problems(settings, self.hardware, bitsandbytes=self.bitsandbytes)
-        lines = [f"<li style='color:#b00020'>{html.escape(e)}</li>" for e in problems.errors]
-        lines += [f"<li style='color:#8a6d00'>{html.escape(w)}</li>" for w in problems.warnings]
-        arithmetic = batch_arithmetic(settings)
-        status = (
-            "<b>No problems.</b>" if not lines else f"<b>{len(problems.errors)} error(s), {len(problems.warnings)} warning(s):</b>"
-        )
-        self.messages.value = (
-            f"{status} {arithmetic['completions per step']} completions = "
-            f"{arithmetic['prompts per step']:.3g} prompt(s) x {settings['num_generations']} per step."
-            + (f"<ul>{''.join(lines)}</ul>" if lines else "")
-        )
-        self.estimate.value = self._estimate_html(settings)
-
-    def _estimate_html(self, settings: dict) -> str:
-        lines = []
-        for hardware in (self.hardware, T4):
-            try:
-                lines.append(html.escape(estimate_step(settings, self.model.value, hardware, prompt_tokens=self.prompt_tokens).summary()))
-            except ValueError as error:
-                lines.append(html.escape(str(error)))
-        return (
-            f"<b>Estimate for {html.escape(self.model.value)}</b> (prompt {self.prompt_tokens} tokens, completions "
-            "assumed to run to max_completion_length):<br>" + "<br>".join(lines)
-            + "<br><small>Method: arithmetic and weight-reading cost plus a per-layer, per-token overhead, fitted to "
-            "steps measured on a 2-core CPU and an H100; memory summed from weights, LoRA + Adam, KV cache, "
-            "activations and logits. See grpo_helpers.estimate.METHOD.</small>"
-        )
-
-    # -- the result ------------------------------------------------------------------------------
     def build(self):
-        """The GRPOConfig for the current values: ``make_config(preset, **values())``."""
+        """``make_config(preset, **values())`` for the settings on screen (also kept in ``.config``)."""
+        from grpo_helpers.config import make_config
+
         self.config = make_config(self.preset.value, hardware=self.hardware, bitsandbytes=self.bitsandbytes, **self.values())
         return self.config
+
+    def refresh(self) -> None:
+        import warnings
+
+        from grpo_helpers.config import PRESETS, ConfigWarning, batch_arithmetic, explain
+
+        if self._loading:
+            return
+        settings = {**PRESETS[self.preset.value], **self.values()}
+        for name in CONTROLLED:
+            self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}</small>"
+        kept = self.config
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            try:
+                self.build()
+                lines = [("#8a6d00", str(w.message)) for w in caught if w.category is ConfigWarning]
+            except ValueError as error:
+                lines = [("#b00020", str(error))]
+        self.config = kept  # only the button (or build()) hands out a config
+        arithmetic = batch_arithmetic(settings)
+        self.messages.value = (
+            ("<b>No problems.</b> " if not lines else "")
+            + f"{arithmetic['completions per step']} completions = {arithmetic['prompts per step']:.3g} prompt(s) "
+            f"x {settings['num_generations']} per step."
+            + "".join(f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>" for color, text in lines)
+        )
 
     def _on_click(self, _button) -> None:
         try:
@@ -285,9 +239,9 @@ class ConfigWidget:
         display(self.box)
 
 
-def config_widget(preset: str | None = None, hardware: Hardware | None = None, model: str | None = None, **kwargs) -> ConfigWidget:
+def config_widget(preset: str | None = None, hardware=None, **kwargs) -> ConfigWidget:
     """Make the configurator; the last expression of a notebook cell displays it."""
-    return ConfigWidget(preset=preset, hardware=hardware, model=model, **kwargs)
+    return ConfigWidget(preset=preset, hardware=hardware, **kwargs)
 
 
 # ---- completion_browser
@@ -304,19 +258,17 @@ def _fmt(score) -> str:
 
 
 def render_html(records: list[Completion], reward_names: list[str], max_chars: int = MAX_CHARS) -> str:
-    """HTML for ``records``: grouped by prompt, one table row per completion with its scores and advantage."""
+    """HTML for ``records``: grouped by prompt, a table row per completion with its scores and advantage."""
     if not records:
         return "<i>No completions match: widen the score range or pick another step.</i>"
     names = [name for name in reward_names if name != TOTAL]
     head = "".join(f"<th>{html.escape(name)}</th>" for name in [*names, TOTAL, "advantage"])
-    parts, current = [], None
     cell = "style='border:1px solid #ddd;padding:3px 6px;vertical-align:top'"
+    parts, current = [], None
     for record in records:
-        key = (record.step, record.group)
-        if key != current:
-            if current is not None:
-                parts.append("</table>")
-            current = key
+        if (record.step, record.group) != current:
+            parts.append("</table>" if current is not None else "")
+            current = (record.step, record.group)
             parts.append(
                 f"<div style='margin-top:10px'><b>Step {record.step}, prompt {record.group + 1}</b></div>"
                 f"<pre style='white-space:pre-wrap;background:#f4f4f4;padding:4px;margin:2px 0'>"
@@ -328,37 +280,30 @@ def render_html(records: list[Completion], reward_names: list[str], max_chars: i
         parts.append(
             f"<tr><td {cell}>{record.index + 1}</td>"
             f"<td {cell}><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion, max_chars))}</pre></td>"
-            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td>"
-            f"<td {cell} style='color:{color}'>{record.advantage:+.3f}</td></tr>"
+            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td><td {cell} style='color:{color}'>{record.advantage:+.3f}</td></tr>"
         )
-    parts.append("</table>")
-    return "".join(parts)
+    return "".join(parts) + "</table>"
 
 
 class CompletionBrowser:
-    """The browser widget over a ``CompletionRecorder``: ``select(step=..., reward=..., low=..., high=...)``
+    """The browser over a ``CompletionRecorder``: ``select(step=..., reward=..., low=..., high=...)``
     sets the filters as a learner would; ``shown`` is the list of completions on display."""
 
     def __init__(self, recorder: CompletionRecorder, follow: bool = True, max_chars: int = MAX_CHARS):
         import ipywidgets as widgets
 
         if not isinstance(recorder, CompletionRecorder):
-            raise TypeError(
-                f"completion_browser needs the recorder from record_completions(trainer), got {type(recorder).__name__}"
-            )
-        self.recorder, self.max_chars = recorder, max_chars
-        self.shown: list[Completion] = []
-        style = {"description_width": "initial"}
-        self.step = widgets.Dropdown(description="step", style=style, layout=widgets.Layout(width="160px"))
-        self.reward = widgets.Dropdown(options=recorder.reward_names(), value=TOTAL, description="filter by",
-                                       style=style, layout=widgets.Layout(width="260px"))
-        self.low = widgets.FloatText(description="score from", style=style, layout=widgets.Layout(width="170px"))
-        self.high = widgets.FloatText(description="to", style=style, layout=widgets.Layout(width="120px"))
+            raise TypeError(f"completion_browser needs the recorder from record_completions(trainer), got {type(recorder).__name__}")
+        self.recorder, self.max_chars, self.shown, self._updating = recorder, max_chars, [], False
+        style, width = {"description_width": "initial"}, lambda w: widgets.Layout(width=w)
+        self.step = widgets.Dropdown(description="step", style=style, layout=width("160px"))
+        self.reward = widgets.Dropdown(options=recorder.reward_names(), value=TOTAL, description="filter by", style=style,
+                                       layout=width("260px"))
+        self.low = widgets.FloatText(description="score from", style=style, layout=width("170px"))
+        self.high = widgets.FloatText(description="to", style=style, layout=width("120px"))
         self.follow = widgets.Checkbox(value=follow, description="follow the run", indent=False)
-        self.summary = widgets.HTML()
-        self.table = widgets.HTML()
-        controls = widgets.HBox([self.step, self.reward, self.low, self.high, self.follow])
-        self.box = widgets.VBox([controls, self.summary, self.table])
+        self.summary, self.table = widgets.HTML(), widgets.HTML()
+        self.box = widgets.VBox([widgets.HBox([self.step, self.reward, self.low, self.high, self.follow]), self.summary, self.table])
         self._refresh_steps()
         self._reset_range()
         self.step.observe(self._on_step, names="value")
@@ -369,8 +314,7 @@ class CompletionBrowser:
         self.refresh()
 
     def _refresh_steps(self) -> None:
-        steps = sorted(self.recorder.steps)
-        value = self.step.value
+        steps, value = sorted(self.recorder.steps), self.step.value
         self.step.options = steps
         if steps:
             self.step.value = steps[-1] if (self.follow.value or value not in steps) else value
@@ -389,17 +333,15 @@ class CompletionBrowser:
     def refresh(self) -> None:
         """Show the completions that pass the filters."""
         if self.step.value is None:
-            self.shown = []
+            self.shown, self.table.value = [], ""
             self.summary.value = "<i>No step recorded yet: completions appear here at each logging step.</i>"
-            self.table.value = ""
             return
         everything = self._step_records()
         self.shown = self.recorder.completions(self.step.value, self.reward.value, self.low.value, self.high.value)
-        groups = len({c.group for c in everything})
         self.summary.value = (
-            f"Step {self.step.value}: {groups} prompt(s) x {self.recorder.num_generations} completions; showing "
-            f"{len(self.shown)} of {len(everything)} with <b>{html.escape(self.reward.value)}</b> score in "
-            f"[{self.low.value:.3g}, {self.high.value:.3g}]. Advantage = (reward - group mean) / group std: "
+            f"Step {self.step.value}: {len({c.group for c in everything})} prompt(s) x {self.recorder.num_generations} "
+            f"completions; showing {len(self.shown)} of {len(everything)} with <b>{html.escape(self.reward.value)}</b> "
+            f"score in [{self.low.value:.3g}, {self.high.value:.3g}]. Advantage = (reward - group mean) / group std: "
             "positive completions are made more likely."
         )
         self.table.value = render_html(self.shown, self.recorder.reward_names(), self.max_chars)
@@ -408,12 +350,10 @@ class CompletionBrowser:
                high: float | None = None) -> list[Completion]:
         """Set the filters (those given) and return the completions shown."""
         if step is not None:
-            if step not in self.recorder.steps:
-                raise KeyError(f"step {step} was not recorded; recorded steps: {sorted(self.recorder.steps)}")
+            self.recorder.completions(step)  # a KeyError naming the recorded steps when it was not recorded
             self.step.value = step
         if reward is not None:
-            if reward not in self.recorder.reward_names():
-                raise KeyError(f"no reward named {reward!r}: choose one of {', '.join(self.recorder.reward_names())}")
+            self.recorder.completions(reward=reward)  # a KeyError naming the rewards
             self.reward.value = reward
         if low is not None:
             self.low.value = low
@@ -427,15 +367,14 @@ class CompletionBrowser:
         self.refresh()
 
     def _on_range(self, _change) -> None:
-        if not getattr(self, "_updating", False):
+        if not self._updating:
             self.refresh()
 
     def _on_new_step(self, _step: int) -> None:
         before = self.step.value
         self._refresh_steps()
-        if self.step.value != before:
-            return  # the step observer already refreshed
-        self.refresh()
+        if self.step.value == before:  # otherwise the step observer has refreshed already
+            self.refresh()
 
     def _ipython_display_(self):
         from IPython.display import display

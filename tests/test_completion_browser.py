@@ -73,17 +73,29 @@ def test_the_browser_shows_the_chosen_step_and_range(run):
         browser.select(step=9)
 
 
+def write_table(run, step, from_step):
+    """Write step ``step``'s completions table as TRL does, holding the batch TRL saved at ``from_step``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = run.recorder.folder
+    table = pq.read_table(folder / f"completions_{from_step:05d}.parquet").to_pylist()
+    pq.write_table(pa.Table.from_pylist([{**row, "step": step} for row in table]), folder / f"completions_{step:05d}.parquet")
+
+
 def test_the_browser_follows_new_steps_as_they_are_recorded(run):
-    recorder = CompletionRecorder(run.trainer)
+    recorder = CompletionRecorder(run.trainer)  # the run's own tables are older: not this recorder's
     browser = completion_browser(recorder)
     assert browser.shown == [] and "No step recorded yet" in browser.summary.value
-    state = TrainerState(global_step=5)
-    recorder.on_log(run.trainer.args, state, None, logs={"reward": 1.0})  # the trainer still holds step 2's batch
+    write_table(run, 5, from_step=2)
+    recorder.on_step_begin(run.trainer.args, TrainerState(global_step=5), None)
     assert browser.step.value == 5
     assert [(r.completion, r.rewards) for r in browser.shown] == [(r.completion, r.rewards) for r in run.recorder.completions(2)]
-    state.global_step = 6
-    recorder.on_log(run.trainer.args, state, None, logs={"reward": 1.0})  # same batch again: not a new step
+    write_table(run, 6, from_step=2)  # the same generation batch again (steps_per_generation > 1): not a new step
+    recorder.on_log(run.trainer.args, TrainerState(global_step=6), None, logs={"reward": 1.0})
     assert list(recorder.steps) == [5]
+    for step in (5, 6):
+        (recorder.folder / f"completions_{step:05d}.parquet").unlink()
 
 
 def test_render_html_escapes_text_and_says_when_nothing_matches(run):
@@ -99,8 +111,14 @@ def test_render_html_escapes_text_and_says_when_nothing_matches(run):
 
 
 def test_bad_input_says_what_to_pass(run):
-    with pytest.raises(TypeError, match="no TRL completion log"):
+    with pytest.raises(TypeError, match="not a trl.GRPOTrainer"):
         record_completions(object())
+    run.trainer.args.log_completions = False
+    try:
+        with pytest.raises(ValueError, match="set log_completions=True"):
+            record_completions(run.trainer)
+    finally:
+        run.trainer.args.log_completions = True
     with pytest.raises(TypeError, match="record_completions"):
         completion_browser(run.trainer)
     with pytest.raises(ValueError, match="keep must be"):

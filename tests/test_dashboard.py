@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import TrainerState, TrainingArguments
 
-from grpo_helpers.dashboard import DASHBOARD_ENV, LiveRewardDashboard, dashboard_mode
+from grpo_helpers.dashboard import LiveRewardDashboard, dashboard_mode
 from grpo_helpers.dashboard import panel_series, rolling_mean, summary_line
 from grpo_run import tiny_grpo_run
 
@@ -124,12 +124,12 @@ def test_summary_line_leaves_out_what_was_not_logged():
 
 
 def test_mode_comes_from_the_argument_then_the_environment(monkeypatch):
-    monkeypatch.setenv(DASHBOARD_ENV, "notebook")
+    monkeypatch.setenv("GRPO_DASHBOARD", "notebook")
     assert dashboard_mode() == "notebook"
     assert dashboard_mode("headless") == "headless"
-    monkeypatch.delenv(DASHBOARD_ENV)
+    monkeypatch.delenv("GRPO_DASHBOARD")
     assert dashboard_mode() == "headless"  # pytest has no notebook kernel
-    monkeypatch.setenv(DASHBOARD_ENV, "fancy")
+    monkeypatch.setenv("GRPO_DASHBOARD", "fancy")
     with pytest.raises(ValueError, match="notebook, headless or auto"):
         dashboard_mode()
 

@@ -1,5 +1,10 @@
 """How much memory a GRPO step needs and how long it takes, for a model on a machine: an
-estimate to plan with before you start a run, not a measurement.
+estimate, not a measurement. It lives here, among the benchmarks, and no longer in grpo_helpers,
+the config widget or notebook 05, because it misses what benchmarks/ measures today by more than
+25 % on presets it was shown for: quick_cpu on the 2-core CPU is estimated at 20.7 s a step
+against 33.8-36.0 s measured, and "basic" on the H100 with the GPU default steps_per_generation=4
+at 3.3 s against 5.6 s (Unsloth). ``calibration()`` prints it against every measured point;
+tests/test_estimate.py keeps its arithmetic honest. Import it with benchmarks/ on sys.path.
 
 Method (all sizes per device, for one optimizer step):
 
@@ -64,8 +69,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grpo_helpers.config import batch_arithmetic
 from grpo_helpers.environment import Hardware, choose_backend
+from grpo_helpers.models import LORA_TARGET_MODULES
 
 GIB = 2**30
 PROMPT_TOKENS = 150  # a GSM8K question in the tutorial's chat template, roughly
@@ -82,7 +87,7 @@ GPU_OVERHEAD_S = {
     ("transformers", "qwen2"): 1.5e-3,
 }
 FAMILIES = {"llama": "llama", "mistral": "llama", "qwen2": "qwen2", "qwen3": "qwen2"}  # model_type -> family
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+LORA_TARGETS = LORA_TARGET_MODULES
 
 
 @dataclass(frozen=True)
@@ -281,9 +286,9 @@ def estimate_step(
     shape = model_shape(model)
     backend = backend or ("unsloth" if hardware.platform in ("colab", "kaggle") and hardware.has_cuda else choose_backend(hardware))
     per_device = _get(settings, "per_device_train_batch_size", 8)
-    arithmetic = batch_arithmetic(settings)
-    steps = arithmetic["micro-batches per step"] * arithmetic["steps per generation round"]  # micro-batches per round
-    rounds = max(arithmetic["steps per generation round"], 1.0)  # optimizer steps fed by one generation round
+    accumulation = _get(settings, "gradient_accumulation_steps", 1) or 1
+    steps = _get(settings, "steps_per_generation", None) or accumulation  # micro-batches per generation round
+    rounds = max(steps / accumulation, 1.0)  # optimizer steps fed by one generation round
     completion = _get(settings, "max_completion_length", 256)
     checkpointing = bool(_get(settings, "gradient_checkpointing", True))
     beta = _get(settings, "beta", 0.0)
@@ -393,3 +398,8 @@ def calibration() -> list[dict]:
 
 
 METHOD = __doc__
+
+
+if __name__ == "__main__":  # python benchmarks/estimate.py: the estimate against every measured point
+    for row in calibration():
+        print(" | ".join(f"{key}: {value}" for key, value in row.items()))
