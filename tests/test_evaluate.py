@@ -4,7 +4,8 @@ import pytest
 import grpo_helpers.evaluation
 from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.answers import extract_gsm8k_answer
-from grpo_helpers.evaluation import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset, training_prompt
+from grpo_helpers.evaluation import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset
+from grpo_helpers.gsm8k import training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
 from tiny_model import tiny_lora_model
 

@@ -1,20 +1,46 @@
-"""Saving: adapter and merged model reload to the same greedy replies; the GPU-only formats say why they cannot run here."""
+"""Notebook 07's loading and export cells, run on the tiny model (the transformers + PEFT path).
+
+The cells are the real calls (``PeftModel.from_pretrained``, ``save_pretrained``,
+``merge_and_unload``, ``push_to_hub``); these tests run the notebook's own code and check what
+it promises: a saved adapter loads back to the same replies, the merged copy answers the same,
+is saved in bfloat16 and leaves the model in memory with its adapter, and the exports come last.
+"""
+import ast
+import contextlib
+import io
+from pathlib import Path
+
 import pytest
+import torch
 
 from grpo_helpers.evaluation import chat_generate
-from grpo_helpers.evaluation import (
-    ExportUnavailable,
-    check_reload,
-    hub_token,
-    load_adapter,
-    push_to_hub,
-    save_adapter,
-    save_gguf,
-    save_merged,
-)
+from notebook_cells import NOTEBOOK_DIR, python_source, read
 from tiny_model import tiny_lora_model
 
+NOTEBOOK = NOTEBOOK_DIR / "07_evaluate_and_share.ipynb"
+LOAD, SAVE_ADAPTER, MERGE, GGUF, HUB = "471ffbb1", "175d6997", "eeba18d1", "300382b3", "659f0da8"
 CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a colour.", "Say hi.")]
+
+
+def cell_source(cell_id: str) -> str:
+    (cell,) = [c for c in read(NOTEBOOK).cells if c.get("id") == cell_id]
+    return python_source(cell)
+
+
+def run_cell(cell_id: str, namespace: dict, replace=()) -> str:
+    """Execute one of notebook 07's code cells in ``namespace``; returns what it printed."""
+    source = cell_source(cell_id)
+    for old, new in replace:
+        assert old in source, f"cell {cell_id} no longer contains {old!r}"
+        source = source.replace(old, new)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, f"07_evaluate_and_share.ipynb:{cell_id}", "exec"), namespace)
+    return out.getvalue()
+
+
+def lora_layers(model) -> int:
+    return sum(name.endswith("lora_A") for name, _ in model.named_modules())
 
 
 @pytest.fixture(scope="module")
@@ -23,106 +49,105 @@ def trained(tiny_dir):
     return tiny_lora_model(tiny_dir)
 
 
+@pytest.fixture(scope="module")
+def loaded(trained, tmp_path_factory):
+    """The trained adapter saved as notebook 06 saves it, then loaded by notebook 07's loading cell."""
+    model, tokenizer = trained
+    adapter_dir = tmp_path_factory.mktemp("run") / "adapter"
+    model.save_pretrained(adapter_dir)
+    tokenizer.save_pretrained(adapter_dir)
+    namespace = {"BACKEND": "transformers", "ADAPTER_DIR": adapter_dir, "MAX_SEQ_LENGTH": 256, "hardware": None,
+                 "EXPORT_DIR": adapter_dir.parent / "export"}
+    run_cell(LOAD, namespace)
+    return namespace
+
+
 def test_the_adapter_changes_the_replies(trained):
     model, tokenizer = trained
     with model.disable_adapter():
         base = chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
-    assert base != chat_generate(model, tokenizer, CHATS, max_new_tokens=12)  # else the reload checks below prove little
+    assert base != chat_generate(model, tokenizer, CHATS, max_new_tokens=12)  # else the checks below prove little
 
 
-def test_adapter_saves_as_safetensors_and_reloads_to_the_same_replies(trained, tmp_path):
-    model, tokenizer = trained
-    folder = save_adapter(model, tokenizer, tmp_path / "adapter")
-    assert (folder / "adapter_model.safetensors").is_file() and (folder / "adapter_config.json").is_file()
-    assert not list(folder.glob("*.bin")) and not list(tmp_path.glob("*.partial-*"))
-    check = check_reload(model, tokenizer, folder, max_new_tokens=12)
-    assert check.all_match, check.table
-
-
-def test_load_adapter_gives_a_trainable_peft_model_that_answers_the_same(trained, tmp_path):
-    model, tokenizer = trained
-    folder = save_adapter(model, tokenizer, tmp_path / "adapter")
-    loaded, loaded_tokenizer = load_adapter(folder, load_in_4bit=False, backend="transformers")
-    assert chat_generate(loaded, loaded_tokenizer, CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
-    assert any(p.requires_grad for n, p in loaded.named_parameters() if "lora_" in n)
-    with loaded.disable_adapter(), model.disable_adapter():
-        assert chat_generate(loaded, loaded_tokenizer, CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
-    with pytest.raises(FileNotFoundError, match="no saved adapter"):
-        load_adapter(tmp_path, backend="transformers")
-
-
-def test_merged_model_reloads_to_the_same_replies_and_keeps_the_adapters_in_memory(trained, tmp_path):
-    model, tokenizer = trained
-    before = chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
-    folder = save_merged(model, tokenizer, tmp_path / "merged")
-    assert (folder / "config.json").is_file() and list(folder.glob("*.safetensors"))
-    assert not (folder / "adapter_config.json").exists()
-    check = check_reload(model, tokenizer, folder, max_new_tokens=12)
-    assert check.all_match, check.table
-    assert chat_generate(model, tokenizer, CHATS, max_new_tokens=12) == before  # the in-memory model still has its adapter
-    assert any("lora_" in name for name, _ in model.named_parameters())
-
-
-def test_a_second_save_replaces_the_first_and_a_failed_one_keeps_it(trained, tmp_path):
-    model, tokenizer = trained
-    folder = save_adapter(model, tokenizer, tmp_path / "adapter")
-    first = (folder / "adapter_model.safetensors").read_bytes()
-
-    class Broken:
-        def save_pretrained(self, path):
-            raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        save_adapter(model, Broken(), tmp_path / "adapter")
-    assert (folder / "adapter_model.safetensors").read_bytes() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["adapter"]
-
-
-def test_gpu_only_formats_explain_what_to_do_instead(trained, tmp_path):
-    model, tokenizer = trained
-    with pytest.raises(ExportUnavailable, match="Unsloth"):
-        save_merged(model, tokenizer, tmp_path / "m4", bits=4)
-    with pytest.raises(ExportUnavailable, match="convert_hf_to_gguf"):
-        save_gguf(model, tokenizer, tmp_path / "gguf")
-    with pytest.raises(ValueError, match="bits must be 16"):
-        save_merged(model, tokenizer, tmp_path / "m8", bits=8)
-    assert not list(tmp_path.iterdir())
-
-
-def test_a_model_without_adapters_is_refused_with_the_fix(trained, tmp_path):
-    model, tokenizer = trained
-    with pytest.raises(ValueError, match="model.save_pretrained"):
-        save_adapter(model.get_base_model(), tokenizer, tmp_path / "plain")
-
-
-def test_push_to_hub_needs_a_token_and_a_repo_id(trained, monkeypatch):
-    model, tokenizer = trained
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    assert hub_token() is None
-    with pytest.raises(ValueError, match="secret"):
-        push_to_hub(model, tokenizer, "someone/grpo-gsm8k")
-    with pytest.raises(ValueError, match="your-username/a-model-name"):
-        push_to_hub(model, tokenizer, "no-slash", token="x")
-    monkeypatch.setenv("HF_TOKEN", "hf_example")
-    assert hub_token() == "hf_example"
-
-
-def test_gguf_export_offline_says_how_to_get_llama_cpp(tmp_path, monkeypatch):
-    """Measured on the GPU machine (no internet): Unsloth's save_pretrained_gguf fails cloning llama.cpp."""
+def test_the_loading_cell_gives_a_trainable_peft_model_that_answers_the_same(trained, loaded):
     from peft import PeftModel
 
-    from grpo_helpers.evaluation import ExportUnavailable, save_gguf
+    model, tokenizer = trained
+    reloaded = loaded["model"]
+    assert isinstance(reloaded, PeftModel) and Path(loaded["base_name"]).exists()
+    assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+    assert any(p.requires_grad for n, p in reloaded.named_parameters() if "lora_" in n)  # sections 3-4 train it
+    with reloaded.disable_adapter(), model.disable_adapter():
+        assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
 
-    class OfflineUnslothModel(PeftModel):
-        def __init__(self):  # no real model needed: only the failing call matters
-            pass
 
-        def save_pretrained_gguf(self, *args, **kwargs):
-            raise RuntimeError("Unsloth: GGUF conversion failed: RuntimeError: [FAIL] Command `git clone "
-                               "https://github.com/ggml-org/llama.cpp /root/.unsloth/llama.cpp` failed with exit code 128")
+def test_the_export_cells_save_the_adapter_and_a_bfloat16_merged_copy_and_keep_the_adapter_in_memory(loaded):
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
 
-    model = OfflineUnslothModel()
-    object.__setattr__(model, "grpo_backend", "unsloth")
-    with pytest.raises(ExportUnavailable, match="needs llama.cpp.*convert_hf_to_gguf"):
-        save_gguf(model, None, tmp_path / "gguf")
+    model, tokenizer = loaded["model"], loaded["tokenizer"]
+    before, layers = chat_generate(model, tokenizer, CHATS, max_new_tokens=12), lora_layers(model)
+    run_cell(SAVE_ADAPTER, loaded)
+    adapter = loaded["ADAPTER_EXPORT"]
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "adapter_config.json").is_file()
+    assert not list(adapter.glob("*.bin"))
+
+    printed = run_cell(MERGE, loaded)
+    assert "3 of 3 greedy replies identical" in printed, printed  # merged in float32: the same model
+    merged_dir = loaded["MERGED_DIR"]
+    assert (merged_dir / "config.json").is_file() and not (merged_dir / "adapter_config.json").exists()
+    (weights,) = merged_dir.glob("*.safetensors")
+    with safe_open(weights, framework="pt") as f:
+        dtypes = {f.get_slice(name).get_dtype() for name in f.keys()}
+    assert dtypes == {"BF16"}  # not float32: half the size
+    n_params = sum(p.numel() for p in model.get_base_model().parameters() if p.ndim)  # base weights, LoRA excluded below
+    n_lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+    assert weights.stat().st_size < (n_params - n_lora) * 2.1 + 2**20
+    assert AutoModelForCausalLM.from_pretrained(merged_dir).dtype == torch.bfloat16  # loads as a plain model
+
+    assert lora_layers(model) == layers > 0  # merge_and_unload ran on a copy
+    assert f"{layers} before the export, {layers} after" in printed
+    assert chat_generate(model, tokenizer, CHATS, max_new_tokens=12) == before
+
+
+def test_gguf_cell_without_unsloth_says_how_to_convert(loaded):
+    printed = run_cell(GGUF, dict(loaded, MERGED_DIR=Path("merged")))
+    assert "convert_hf_to_gguf.py merged" in printed
+
+
+class Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def push_to_hub(self, repo, **kwargs):
+        self.calls.append((repo, kwargs))
+
+
+def test_hub_cell_uploads_only_with_a_repo_and_a_token(monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "token"))
+    model, tokenizer = Recorder(), Recorder()
+    assert "set HUB_REPO" in run_cell(HUB, {"model": model, "tokenizer": tokenizer})
+    with_repo = [('HUB_REPO = ""', 'HUB_REPO = "someone/grpo-gsm8k"')]
+    assert "no token found" in run_cell(HUB, {"model": model, "tokenizer": tokenizer}, with_repo)
+    assert model.calls == tokenizer.calls == []
+    monkeypatch.setenv("HF_TOKEN", "hf_example")
+    assert "Uploaded" in run_cell(HUB, {"model": model, "tokenizer": tokenizer}, with_repo)
+    assert model.calls == tokenizer.calls == [("someone/grpo-gsm8k", {"private": True})]
+
+
+def calls_in(source: str) -> set[str]:
+    return {ast.unparse(node.func).split(".")[-1] for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)}
+
+
+def test_exports_come_after_every_training_run_in_notebook_07():
+    """Issue 12: an export that merges into the live model broke the next training cell. Here no
+    cell trains after the first export, and the 4-bit merge that changes the live model is not called."""
+    cells = [python_source(c) for c in read(NOTEBOOK).cells if c.cell_type == "code"]
+    exporting = [i for i, source in enumerate(cells) if calls_in(source) & {"save_pretrained_merged", "merge_and_unload"}]
+    training = [i for i, source in enumerate(cells) if "train" in calls_in(source)]
+    assert exporting and training and max(training) < min(exporting)
+    assert not any("merged_4bit" in source for source in cells)
