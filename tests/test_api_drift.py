@@ -35,7 +35,9 @@ def test_trl_names_the_notebooks_use():
     fields = {f.name for f in dataclasses.fields(GRPOConfig)}
     assert {"num_generations", "max_completion_length", "temperature", "beta", "loss_type"} <= fields
     assert "max_new_tokens" not in fields
-    assert "resume_from_checkpoint" in accepted(GRPOTrainer.train)[0]
+    from transformers import Trainer
+
+    assert "resume_from_checkpoint" in accepted(Trainer.train)[0]  # GRPOTrainer.train is Trainer's
     check_calls("GRPOTrainer", GRPOTrainer.__init__)
     for notebook, keywords in keyword_calls("GRPOConfig"):
         unknown = set(keywords) - fields
@@ -55,7 +57,7 @@ def test_peft_and_transformers_names_the_notebooks_use():
 
     from peft import LoraConfig
     from transformers import BitsAndBytesConfig, EarlyStoppingCallback
-    from trl import GRPOTrainer
+    from transformers import Trainer
 
     lora_fields = {f.name for f in dataclasses.fields(LoraConfig)}
     for notebook, keywords in keyword_calls("LoraConfig"):
@@ -63,7 +65,7 @@ def test_peft_and_transformers_names_the_notebooks_use():
         assert not unknown, f"{notebook}: LoraConfig({', '.join(sorted(unknown))}) is not a field of the installed PEFT"
     check_calls("BitsAndBytesConfig", BitsAndBytesConfig.__init__)
     check_calls("EarlyStoppingCallback", EarlyStoppingCallback.__init__)
-    check_calls("trainer.train", GRPOTrainer.train)
+    check_calls("trainer.train", Trainer.train)  # GRPOTrainer's own (Unsloth wraps it without its signature)
 
 
 def test_unsloth_save_names_the_notebooks_use():

@@ -12,6 +12,7 @@ sys.path.insert(0, str(BENCHMARKS))
 import gpu_backends  # noqa: E402
 from learning_summary import learning_numbers, quarter_means  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
+from tiny_model import cpu_trainer  # noqa: E402
 
 
 def test_settings_are_python_values_or_strings():
@@ -61,6 +62,7 @@ def test_the_table_and_ratios_come_from_the_run_files(tmp_path):
     assert "unsloth / bitsandbytes: steps_per_second x2.5" in table
 
 
+@cpu_trainer
 def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path, tiny_dir):
     model = tiny_dir
     out = tmp_path / "results"

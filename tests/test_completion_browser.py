@@ -8,6 +8,9 @@ from transformers import TrainerState
 from grpo_helpers.widgets import completion_browser, render_html
 from grpo_helpers.training import CompletionRecorder, as_text, record_completions
 from grpo_run import NUM_GENERATIONS, tiny_grpo_run
+from tiny_model import cpu_trainer  # noqa: E402
+
+pytestmark = cpu_trainer
 
 
 @pytest.fixture(scope="module")

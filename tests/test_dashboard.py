@@ -8,6 +8,9 @@ from transformers import TrainerState, TrainingArguments
 from grpo_helpers.dashboard import LiveRewardDashboard, dashboard_mode
 from grpo_helpers.dashboard import panel_series, rolling_mean, summary_line
 from grpo_run import tiny_grpo_run
+from tiny_model import cpu_trainer  # noqa: E402
+
+pytestmark = cpu_trainer
 
 # panel title -> (line label, TRL metric name)
 EXPECTED = {

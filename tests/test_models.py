@@ -1,4 +1,6 @@
 """grpo_helpers.models: the default model and its offline copy, load_model and add_lora (notebooks 01 and 02)."""
+import json
+
 import pytest
 import torch
 
@@ -40,6 +42,9 @@ def test_an_older_or_partial_conversion_is_converted_again(tmp_path):
 
 
 def test_default_model_loads_on_cpu_in_float32_and_answers():
+    marker = json.loads((models.offline_model_path() / models.CONVERSION_FILE).read_text())
+    if "gpu_check" in marker:
+        pytest.skip("the GPU check's stand-in for the offline model has random weights: " + marker["gpu_check"])
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=True, backend="transformers")
     assert model.device.type == "cpu" and model.dtype == torch.float32  # 4-bit needs CUDA: full precision here
     assert model.num_parameters() == 134_515_008

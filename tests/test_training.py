@@ -9,6 +9,9 @@ from transformers import EarlyStoppingCallback, TrainerCallback
 
 from grpo_helpers.training import RewardPlateauStopper, SaveOnInterrupt
 from tiny_model import tiny_lora_model
+from tiny_model import cpu_trainer  # noqa: E402
+
+pytestmark = cpu_trainer
 
 PROMPTS = ["What is 2 + 3?", "Name a colour.", "Count to three.", "Say hi.", "What is 7 * 6?", "A fruit?"]
 

@@ -1,5 +1,16 @@
 """A tiny random-init Llama with the tutorial model's real tokenizer: cheap enough to train on a CPU in tests."""
+import importlib.util
 from pathlib import Path
+
+import pytest
+
+# TRL 1.15.0 (the GPU environment, with Unsloth) cannot run GRPOTrainer on a CPU, and Unsloth, once
+# imported in a test process, patches the trainer for GPU models: the tests that train the tiny CPU
+# model run in the CPU environment (`make test`), and are skipped by the GPU check.
+cpu_trainer = pytest.mark.skipif(
+    importlib.util.find_spec("unsloth") is not None,
+    reason="trains the tiny model with GRPOTrainer on the CPU: the CPU environment's TRL 1.16 (make test) does that",
+)
 
 
 def save_tiny_model(folder: Path, seed: int = 0) -> Path:

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The GPU check: the unit tests and every notebook (nbmake, GRPO_QUICK=1) under Unsloth on a CUDA
+# GPU, with a short summary. Made for one call of the device tool (docs/gpu-check.md):
+#     command: bash scripts/gpu_check.sh      carry: [".whl"]     timeout_s: 600
+# after `python3 scripts/gpu_wheels.py` here has filled .whl/ (the machine reaches no registry).
+#
+# 1. installs .whl/*.whl offline into $WORK/site (PYTHONPATH; the machine's torch stays);
+# 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer, where
+#    the notebooks (GRPO_MODEL) and the unit tests (the offline copy of the default model, through
+#    GRPO_CACHE_DIR) find it: no weights can be downloaded there;
+# 3. runs two pytest runs side by side: notebooks 04-07 one after the other (each reads what the
+#    one before wrote to GRPO_RUN_DIR), and the unit tests with notebooks 00-03 (pytest-xdist);
+# 4. writes $OUT/gpu_summary.md and gpu_summary.json (machine, versions, per-notebook result and
+#    seconds, unit-test counts, failures' last lines), the junit XML, the per-test progress lines
+#    and the whole log: also when a step fails or the time runs out (EXIT trap).
+# Everything stops by GPU_CHECK_BUDGET seconds (default 570) so the summary is written inside the
+# device call's 600 s.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ROOT=$PWD
+BUDGET=${GPU_CHECK_BUDGET:-570}
+WORKERS=${GPU_CHECK_WORKERS:-4}
+WORK=${GPU_CHECK_WORK:-/tmp/gpu_check}
+OUT=${OUT:-$WORK/out}
+SITE=$WORK/site
+CACHE=$WORK/cache
+MODEL=$CACHE/SmolLM2-135M-Instruct # where the offline copy of the default model is looked for
+STEPS=$WORK/steps.tsv
+rm -rf "$WORK/run" "$WORK/unsloth_compiled" "$STEPS" "$WORK"/pytest_*.log "$WORK"/step_*.log
+mkdir -p "$OUT" "$WORK" "$CACHE"
+rm -f "$OUT"/gpu_summary.* "$OUT"/junit_*.xml "$OUT/progress.jsonl"
+exec > >(tee "$OUT/gpu_check.log") 2>&1
+TEE_PID=$!
+echo "== GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), budget ${BUDGET} s"
+
+finish() {
+    local code=$?
+    trap - EXIT INT TERM
+    for log in "$WORK"/pytest_*.log; do
+        [ -f "$log" ] && { echo; echo "===== $(basename "$log")"; cat "$log"; }
+    done
+    echo
+    echo "== summary (after ${SECONDS} s)"
+    timeout 60 python3 "$ROOT/scripts/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
+        --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml
+    local status=$?
+    [ "$code" -ne 0 ] && status=$code
+    exec >&- 2>&-
+    for _ in 1 2 3 4 5 6 7 8 9 10; do # the log is complete before the call returns (5 s at most)
+        kill -0 "$TEE_PID" 2>/dev/null || break
+        sleep 0.5
+    done
+    exit "$status"
+}
+trap finish EXIT
+trap 'echo "stopped by a signal"; exit 130' INT TERM
+
+# step NAME COMMAND...: run it, its output also in $WORK/step_NAME.log; its exit code, seconds and
+# log go to $STEPS for the summary
+step() {
+    local name=$1 started=$SECONDS code
+    shift
+    echo "== $name"
+    "$@" 2>&1 | tee "$WORK/step_$name.log"
+    code=${PIPESTATUS[0]}
+    printf '%s\t%s\t%s\t%s\n' "$name" "$code" "$((SECONDS - started))" "$WORK/step_$name.log" >>"$STEPS"
+    return "$code"
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+ls .whl/*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/: run python3 scripts/gpu_wheels.py first, and carry .whl"; exit 2; }
+
+step install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --disable-pip-version-check --target "$SITE" .whl/*.whl || exit 1
+export PYTHONPATH="$SITE:$ROOT:$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
+python3 scripts/gpu_summary.py probe >"$WORK/machine.json" || true
+
+build_model() {
+    python3 - "$ROOT/.whl/model" "$MODEL" <<'PY'
+import json, sys, time
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+source, target = Path(sys.argv[1]), Path(sys.argv[2])
+started = time.time()
+config = AutoConfig.from_pretrained(source)
+torch.manual_seed(0)
+model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+model.save_pretrained(target)
+AutoTokenizer.from_pretrained(source).save_pretrained(target)
+marker_file = source / "grpo_conversion.json"
+marker = json.loads(marker_file.read_text()) if marker_file.is_file() else {}
+marker["gpu_check"] = "random-init bf16 weights of this config, made by scripts/gpu_check.sh"
+(target / "grpo_conversion.json").write_text(json.dumps(marker) + "\n")
+n = sum(p.numel() for p in model.parameters())
+print(f"random-init {config.architectures[0]}, {n:,} parameters, bf16, at {target} ({time.time() - started:.0f} s)")
+PY
+}
+step model build_model || exit 1
+
+export GRPO_QUICK=1 GRPO_MODEL=$MODEL GRPO_CACHE_DIR=$CACHE GRPO_RUN_DIR=$WORK/run GRPO_INSTALL=check
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
+export GPU_CHECK_PROGRESS=$OUT/progress.jsonl GPU_CHECK_COMPILE_ROOT=$WORK/unsloth_compiled
+: >"$GPU_CHECK_PROGRESS"
+
+LEFT=$((BUDGET - SECONDS - 45)) # time for pytest; the rest: a stopped run's clean-up and the summary
+[ "$LEFT" -gt 60 ] || { echo "only ${LEFT} s left for the tests"; exit 1; }
+echo "== pytest: ${LEFT} s left; notebooks 04 and later in one run, the unit tests and notebooks 00-03 in another"
+PYTEST=(python3 -m pytest -p gpu_check_plugin -p no:cacheprovider -o junit_family=xunit1 -ra
+    --nbmake --nbmake-timeout="$LEFT")
+PARALLEL=()
+python3 -c "import xdist" 2>/dev/null && PARALLEL=(-n "$WORKERS" --dist load)
+NOTEBOOKS=(notebooks/[0-9][0-9]_*.ipynb) # sorted by the glob
+CHAIN=() REST=(tests)
+for nb in "${NOTEBOOKS[@]}"; do
+    if [[ $(basename "$nb") < 04 ]]; then REST+=("$nb"); else CHAIN+=("$nb"); fi
+done
+
+run_pytest() { # NAME LABEL ARGS...: one pytest run under the deadline, its output in $WORK/pytest_LABEL.log
+    local name=$1 label=$2 started=$SECONDS t0 code
+    shift 2
+    t0=$(date +%s)
+    GPU_CHECK_LABEL=$label timeout -s INT -k 20 "$LEFT" "${PYTEST[@]}" --junitxml="$OUT/junit_$label.xml" "$@" \
+        >"$WORK/pytest_$label.log" 2>&1
+    code=$?
+    if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then # SIGINT at the deadline, SIGKILL 20 s later
+        # what failed from the deadline on was stopped by it
+        echo "pytest $label: stopped at the deadline (${LEFT} s)"
+        printf '{"event": "interrupted", "run": "%s", "time": %s}\n' "$label" "$((t0 + LEFT))" >>"$GPU_CHECK_PROGRESS"
+    fi
+    echo "pytest $label: exit code $code after $((SECONDS - started)) s"
+    printf '%s\t%s\t%s\t%s\n' "$name" "$code" "$((SECONDS - started))" "$WORK/pytest_$label.log" >>"$STEPS"
+    return "$code"
+}
+run_pytest "pytest notebooks 04 and later" chain "${CHAIN[@]}" &
+chain=$!
+run_pytest "pytest unit tests + notebooks 00-03" rest "${PARALLEL[@]}" "${REST[@]}" &
+rest=$!
+wait "$chain"
+chain_code=$?
+wait "$rest"
+rest_code=$?
+[ "$chain_code" -eq 0 ] && [ "$rest_code" -eq 0 ]

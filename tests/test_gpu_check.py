@@ -1,0 +1,125 @@
+"""The GPU check's scripts (docs/gpu-check.md), as far as a CPU can check them in a moment: shell
+syntax, the wheel list and slimming, and the summary written from junit XML and progress lines."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gpu_summary = load("gpu_summary")
+gpu_wheels = load("gpu_wheels")
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_gpu_check_script_is_valid_bash():
+    done = subprocess.run(["bash", "-n", str(SCRIPTS / "gpu_check.sh")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_wheel_list_has_one_version_each_and_leaves_the_machines_packages_alone():
+    want = gpu_wheels.wanted()
+    for name in ("unsloth", "unsloth_zoo", "trl", "peft", "bitsandbytes", "nbmake", "ipykernel", "ipywidgets"):
+        assert name in want, name
+    for name in ("torch", "transformers", "accelerate", "pandas", "matplotlib", "triton"):
+        assert name not in want, f"{name} is on the GPU machine already"
+    assert "debugpy" not in want
+
+
+def test_slimming_drops_files_and_their_record_lines(tmp_path):
+    wheel = tmp_path / "unsloth-1.0-py3-none-any.whl"
+    record = "unsloth/__init__.py,sha256=abc,3\nstudio/app.js,sha256=def,9\nunsloth-1.0.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("unsloth/__init__.py", "x=1")
+        zf.writestr("studio/app.js", "ui code")
+        zf.writestr("unsloth-1.0.dist-info/RECORD", record)
+    assert gpu_wheels.slim_wheel(wheel, gpu_wheels.SLIMMERS["unsloth"])
+    with zipfile.ZipFile(wheel) as zf:
+        assert sorted(zf.namelist()) == ["unsloth-1.0.dist-info/RECORD", "unsloth/__init__.py"]
+        assert "studio" not in zf.read("unsloth-1.0.dist-info/RECORD").decode()
+    assert not gpu_wheels.slim_wheel(wheel, gpu_wheels.SLIMMERS["unsloth"])  # idempotent
+    keep = gpu_wheels.SLIMMERS["bitsandbytes"]
+    assert keep("bitsandbytes/libbitsandbytes_cuda130.so") and keep("bitsandbytes/nn/modules.py")
+    assert not keep("bitsandbytes/libbitsandbytes_cuda128.so") and not keep("bitsandbytes/libbitsandbytes_rocm64.so")
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="5">
+ <testcase classname="tests.test_answers" name="test_ok" file="tests/test_answers.py" time="0.5"/>
+ <testcase classname="tests.test_answers" name="test_bad" file="tests/test_answers.py" time="0.25">
+  <failure message="AssertionError: 2 != 3">def test_bad():
+E   AssertionError: 2 != 3</failure></testcase>
+ <testcase classname="tests.test_lora" name="test_gpu_only" file="tests/test_lora.py" time="0">
+  <skipped type="pytest.skip" message="needs a GPU"/></testcase>
+ <testcase classname="notebooks.00_start_here.ipynb" name="00_start_here.ipynb" file="notebooks/00_start_here.ipynb" time="12.5"/>
+ <testcase classname="notebooks.07_evaluate_and_share.ipynb" name="07_evaluate_and_share.ipynb" time="80.0">
+  <failure message="RuntimeError">Cell In[15], line 3
+RuntimeError: expected mat1 and mat2 to have the same dtype, but got: c10::BFloat16 != float</failure></testcase>
+</testsuite></testsuites>
+"""
+
+
+def test_summary_from_junit_xml(tmp_path):
+    (tmp_path / "junit.xml").write_text(JUNIT)
+    steps = tmp_path / "steps.tsv"
+    steps.write_text("install\t0\t20\nmodel\t0\t9\n")
+    machine = {"gpus": [{"name": "NVIDIA H200", "memory": "143771 MiB", "driver": "580.159.04"}],
+               "torch_cuda": "13.0", "versions": {"torch": "2.11.0+cu130", "unsloth": "2026.10.9"}}  # fmt: skip
+    notebooks = ["00_start_here.ipynb", "06_train_and_save.ipynb", "07_evaluate_and_share.ipynb"]
+    summary = gpu_summary.write(tmp_path / "out", machine, gpu_summary.read_steps(steps), None,
+                                [tmp_path / "junit.xml", tmp_path / "missing.xml"], notebooks)  # fmt: skip
+    rows = {row["notebook"]: row for row in summary["notebooks"]}
+    assert rows["00_start_here.ipynb"]["result"] == "passed" and rows["00_start_here.ipynb"]["seconds"] == 12.5
+    assert rows["06_train_and_save.ipynb"]["result"] == "not finished"
+    assert rows["07_evaluate_and_share.ipynb"]["result"] == "failed"
+    assert rows["07_evaluate_and_share.ipynb"]["failure"].endswith("c10::BFloat16 != float")
+    assert summary["unit_tests"]["passed"] == 1 and summary["unit_tests"]["failed"] == 1
+    assert summary["unit_tests"]["skipped"] == 1 and summary["status"] == "failed"
+    assert json.loads((tmp_path / "out" / "gpu_summary.json").read_text()) == summary
+    md = (tmp_path / "out" / "gpu_summary.md").read_text()
+    assert "| 07_evaluate_and_share.ipynb | failed | 80.0 |" in md and "NVIDIA H200" in md
+    assert "tests/test_answers.py::test_bad" in md and "AssertionError: 2 != 3" in md
+
+
+def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
+    progress = tmp_path / "progress.jsonl"
+    lines = [
+        {"event": "collected", "run": "rest", "time": 1, "nodeids": ["tests/test_a.py::test_one", "tests/test_a.py::test_two"]},
+        {"event": "result", "run": "rest", "time": 2, "nodeid": "tests/test_a.py::test_one", "when": "call", "outcome": "passed", "seconds": 0.1},
+        {"event": "result", "run": "chain", "time": 3, "nodeid": "notebooks/04_prepare_gsm8k.ipynb::04_prepare_gsm8k.ipynb",
+         "when": "call", "outcome": "passed", "seconds": 30.0},
+        {"event": "interrupted", "run": "chain", "time": 10},
+        {"event": "result", "run": "chain", "time": 11, "nodeid": "notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb",
+         "when": "call", "outcome": "failed", "seconds": 7.0, "message": "KeyboardInterrupt"},
+    ]  # fmt: skip
+    progress.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"event": "res')  # a torn last line
+    steps = tmp_path / "steps.tsv"
+    log = tmp_path / "pytest_chain.log"
+    log.write_text("collected 4 items\n\x1b[31mKeyboardInterrupt\x1b[0m\n")
+    steps.write_text(f"pytest notebooks 04 and later\t124\t500\t{log}\n")
+    notebooks = ["04_prepare_gsm8k.ipynb", "05_configure_grpo.ipynb", "06_train_and_save.ipynb"]
+    summary = gpu_summary.write(tmp_path, {}, gpu_summary.read_steps(steps), progress, [], notebooks)
+    assert [row["result"] for row in summary["notebooks"]] == ["passed", "stopped at the deadline", "not finished"]
+    assert summary["unit_tests"]["passed"] == 1 and summary["unit_tests"]["not finished"] == 1
+    assert summary["steps"][0]["last_lines"].endswith("KeyboardInterrupt")  # colours removed
+    assert "exit code 124: stopped at the deadline" in (tmp_path / "gpu_summary.md").read_text()
+
+
+def test_a_unit_test_whose_parameter_names_a_notebook_counts_as_a_unit_test():
+    assert gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb") == "05_configure_grpo.ipynb"
+    assert gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
