@@ -1,42 +1,24 @@
-"""widgets: merged from reward_playground, config_widget, completion_browser.
+"""widgets: the three interactive views of the tutorial (ipywidgets; each also works from code,
+so a test or a later cell can read what it shows).
 
-[reward_playground] A reward playground: type or pick a completion, see every reward's score and the extracted answer.
+- ``reward_playground(reward_funcs, examples, ground_truth)`` (notebook 03): type or pick a
+  completion and every reward's score and the extracted answer update as you type
+  (``.scores``, ``.extracted``, ``.total``).
+- ``config_widget(preset, hardware)`` (notebook 05): start from a preset, move the controls, read
+  what each value does and what ``make_config`` says about it, live; ``panel.build()`` (or the
+  button) gives the ``GRPOConfig``.
+- ``completion_browser(recorder)`` (notebook 06): for each logged step, each prompt with its G
+  completions, each reward's score and the group-relative advantage; filter by step and score.
+  The data is what TRL saves with ``log_completions=True`` (``training.record_completions``); shown
+  before ``trainer.train()`` it follows the run.
 
-    from grpo_helpers.rewards import tutorial_rewards
-
-    from grpo_helpers.widgets import reward_playground
-    reward_playground(tutorial_rewards(256), examples={"right": "... <answer>18</answer>"}, ground_truth="18")
-
-The scores update as you type. Everything shown is also kept in Python attributes (``.scores``,
-``.extracted``, ``.total``), so a test or a later cell can read what the widget shows.
-
-
-[config_widget] An interactive GRPO configurator (ipywidgets): start from a preset, move the sliders, read what
-each value does and what make_config says about it, live, and take the GRPOConfig.
-
-    panel = config_widget()     # shows itself as the last expression of a cell
-    config = panel.build()      # or press "Build GRPOConfig": make_config(preset, **panel.values())
-
-
-[completion_browser] A completion browser (ipywidgets): for each logged step, each prompt with its G completions,
-each reward function's score and the group-relative advantage; filter by step and by a score range.
-
-    from grpo_helpers.training import record_completions
-    from grpo_helpers.widgets import completion_browser
-
-    recorder = record_completions(trainer)   # the config needs log_completions=True
-    completion_browser(recorder)             # last line of a cell: shows the browser
-    trainer.train()
-
-Shown before ``trainer.train()`` (in an earlier cell), it follows the run: each new step is
-added to the step list and, with "follow the run" ticked, shown as it arrives. After training,
-pick any recorded step. The data is what TRL saves with ``log_completions=True``
-(``grpo_helpers.training.CompletionRecorder``).
+Each section below is one widget.
 """
 
 from __future__ import annotations
 
 import html
+
 from grpo_helpers.answers import answers_match, extract_answer
 from grpo_helpers.rewards import score_completion
 from grpo_helpers.training import TOTAL, Completion, CompletionRecorder

@@ -197,18 +197,16 @@ def slim_all() -> None:
 def offline_model_folder() -> Path:
     """The converted offline copy of the tutorial model (SmolLM2-135M-Instruct), converting it
     with the checkout's .venv when it is not cached yet."""
-    cache = Path(os.environ.get("GRPO_CACHE_DIR") or Path.home() / ".cache" / "grpo_helpers").expanduser()
-    folder = cache / "SmolLM2-135M-Instruct"
+    sys.path.insert(0, str(ROOT))
+    from grpo_helpers.environment import cache_dir  # the one reader of GRPO_CACHE_DIR (imports no torch)
+
+    folder = cache_dir() / "SmolLM2-135M-Instruct"
     if (folder / "grpo_conversion.json").is_file() and (folder / "tokenizer_config.json").is_file():
         return folder
     python = ROOT / ".venv" / "bin" / "python"
     if not python.exists():
         raise SystemExit(f"{folder} is not there, and no .venv to convert it with: run `make setup` first.")
-    code = (
-        "try:\n from grpo_helpers.models import offline_model_path\n"
-        "except ImportError:\n from grpo_helpers.default_model import offline_model_path\n"
-        "print(offline_model_path())"
-    )
+    code = "from grpo_helpers.models import offline_model_path; print(offline_model_path())"
     done = subprocess.run([str(python), "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if done.returncode != 0:
         raise SystemExit("converting the offline model failed (see above)")
