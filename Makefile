@@ -29,12 +29,10 @@ $(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt pyproject.toml
 
 # One torch thread: the test run checks behaviour, and on a 2-core machine two threads beside the
 # kernel and pytest were measured 5x slower (oversubscription), not faster.
-# The notebooks pass files along (05 saves the config, 06 the adapter, 07 reads both): the tests give
-# them a new, empty run folder each time, so nothing a person left in runs/ changes a test.
+# The notebooks pass files along (05 saves the config, 06 the adapter, 07 reads both): conftest.py
+# gives each test run a new, empty run folder, so nothing a person left in runs/ changes a test.
 test: $(STAMP)
-	run_dir=$$(mktemp -d -t grpo-test-run.XXXXXX) && \
-	GRPO_QUICK=1 OMP_NUM_THREADS=1 GRPO_RUN_DIR=$$run_dir $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800; \
-	status=$$?; rm -rf $$run_dir; exit $$status
+	GRPO_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
 
 # runs/latest points to the newest run; a real folder of that name (made by hand or by an older
 # version) is moved aside to runs/latest.moved-<timestamp>, never written into or deleted.

@@ -10,7 +10,7 @@ or is imported after Unsloth).
 |---------------|------------------------------------------------------------|----------|
 | environment   | the environment switches, the machine, the backend         | all      |
 | install       | the install cell's ``ensure_environment()``                 | all      |
-| models        | which model, its offline copy, the LoRA target list         | 01, 02   |
+| models        | which model, its offline copy, load_model, add_lora, LoRA targets | 01, 02 |
 | answers       | reading and comparing final answers                         | 03       |
 | rewards       | the reward functions and their pre-flight check             | 03       |
 | gsm8k         | loading GSM8K and building the training prompts             | 04       |

@@ -7,15 +7,19 @@ equals ``make_config(name)``; later notebooks call ``make_config`` or load the f
     validate_config(config, model, tokenizer, train_dataset, max_seq_length=1024)   # before GRPOTrainer(...)
     save_config(config)  ...  config = load_config()          # notebook 05 -> notebook 06
 
-GRPOConfig already refuses a generation batch that does not hold whole groups, fewer than 2
-generations, bf16 together with fp16, and unknown names (TypeError). What is checked here is
-what TRL lets through: names from older guides, a temperature of 0, a loss type it does not know
-(TRL would fail only after the first generation), the settings dr_grpo and cispo need, one
+TRL's GRPOConfig already refuses a generation batch that does not hold whole groups, fewer than 2
+generations, bf16 together with fp16, and unknown names (TypeError); Unsloth's GRPOConfig (the one
+``from trl import GRPOConfig`` gives once Unsloth is imported) repairs the batch and accepts unknown
+names without a word. What is checked here is what they let through: names that are not settings
+(a typo, with the closest name), names from older guides, a temperature of 0, a loss type TRL does
+not know (it would fail only after the first generation), the settings dr_grpo and cispo need, one
 reward weight per reward function, and prompt + completion longer than the model's context.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import json
 import re
 import warnings
@@ -193,7 +197,10 @@ def _build(settings: dict, what: str):
     """``GRPOConfig(**settings)`` after the name checks, then the value checks on the result."""
     from trl import GRPOConfig  # Unsloth's subclass once Unsloth is imported
 
-    _report(old_names(settings), [], what)
+    known = {field.name for field in dataclasses.fields(GRPOConfig)}
+    typos = [f"{name}: not a GRPOConfig setting" + "".join(f"; did you mean {close}?" for close in
+             difflib.get_close_matches(name, known, n=1)) for name in settings if name not in known and name not in OLD_CONFIG_NAMES]
+    _report(old_names(settings) + typos, [], what)
     config = GRPOConfig(**settings)
     _report(*config_problems(config), what)
     return config

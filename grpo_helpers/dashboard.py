@@ -263,7 +263,7 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
 
 # ---- the callback
 
-def dashboard_mode(mode: str = "auto") -> str:
+def display_mode(mode: str = "auto") -> str:
     """``notebook`` or ``headless``: ``mode`` when given, else ``GRPO_DASHBOARD``, else ``notebook``
     inside a Jupyter kernel (JupyterLab, Colab, Kaggle, VS Code, nbmake) and ``headless`` elsewhere."""
     from grpo_helpers.environment import dashboard_mode as setting
@@ -300,7 +300,7 @@ class LiveRewardDashboard(TrainerCallback):
             raise TypeError(f"health={health!r}: {error}. check_health accepts flat_window, zero_std_window, "
                             "zero_std_fraction, kl_window, kl_limit, clipped_window, clipped_fraction") from None
         self.output_dir = Path(output_dir) if output_dir is not None else None
-        self.window, self.mode, self.every_seconds = window, dashboard_mode(mode), float(every_seconds)
+        self.window, self.mode, self.every_seconds = window, display_mode(mode), float(every_seconds)
         self.rows: list[dict] = []
         self.warnings: list[HealthWarning] = []
         self.panels: dict = {}

@@ -8,6 +8,8 @@
 - ``GRPO_CACHE_DIR``: where the offline model copy is converted to (default ``~/.cache/grpo_helpers``).
 - ``GRPO_RUN_DIR``: where notebooks write their outputs (default ``runs/latest``; ``make run`` sets it).
 - ``GRPO_DASHBOARD``: ``notebook``, ``headless`` or ``auto`` (default): how the reward dashboard draws.
+- ``HF_HUB_OFFLINE=1`` (Hugging Face's own switch): the tutorial does not even try the Hub (default
+  model and GSM8K come from their offline copies at once).
 - ``GRPO_INSTALL=check``: the install cell only prints what it would install (for machines whose
   packages come another way, such as the offline GPU check); unset, it installs what is missing.
 """
@@ -46,6 +48,11 @@ def install_mode() -> str:
     """``GRPO_INSTALL``: ``check`` (print the plan, install nothing) or ``install`` (when unset)."""
     fix = "set it to 'check' (print what is missing, install nothing) or leave it unset (install what is missing)."
     return _switch("GRPO_INSTALL", ("", "install", "check"), fix) or "install"
+
+
+def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` set to 1/true/yes/on: Hugging Face's libraries stay offline, so does the tutorial."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def model_override() -> str | None:

@@ -21,7 +21,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from grpo_helpers.environment import cache_dir, choose_backend, detect_hardware, model_override
+from grpo_helpers.environment import cache_dir, choose_backend, detect_hardware, hub_offline, model_override
 
 DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # On a CUDA GPU: small enough for a free T4 in 4-bit, big enough to learn GSM8K in an hour.
@@ -40,7 +40,7 @@ class OfflineModelUnavailable(RuntimeError):
 @lru_cache(maxsize=1)
 def hub_reachable(timeout: float = 2.0) -> bool:
     """True when the Hub answers within ``timeout`` s (asked once); ``HF_HUB_OFFLINE=1`` means no."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if hub_offline():
         return False
     try:
         socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
@@ -171,7 +171,7 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
 
         tokenizer = AutoTokenizer.from_pretrained(path)
         if backend == "bitsandbytes":
-            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            dtype = torch.bfloat16 if detect_hardware().bf16 else torch.float16
             nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                      bnb_4bit_compute_dtype=dtype)
             model = AutoModelForCausalLM.from_pretrained(path, quantization_config=nf4 if load_in_4bit else None,

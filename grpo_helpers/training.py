@@ -32,6 +32,9 @@ class SaveOnInterrupt(TrainerCallback):
         self.stop_requested, self.stopped_at_step = False, None
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            shell = _ipython()
+            if shell is not None:  # also put the stop button back when train() ends with an error
+                shell.events.register("post_run_cell", self._after_cell)
 
     def _on_sigint(self, signum, frame):
         if self.stop_requested:  # the second press: stop now, without a save
@@ -53,10 +56,25 @@ class SaveOnInterrupt(TrainerCallback):
             print(f"Stopped at step {state.global_step} of {state.max_steps}: checkpoint-{state.global_step} saved in "
                   f"{args.output_dir}. Continue with trainer.train(resume_from_checkpoint=True).")
 
+    def _after_cell(self, result=None):
+        self._restore()
+
     def _restore(self):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+        shell = _ipython()
+        if shell is not None and self._after_cell in shell.events.callbacks["post_run_cell"]:
+            shell.events.unregister("post_run_cell", self._after_cell)
+
+
+def _ipython():
+    """The running IPython shell (a notebook kernel), or None in a script."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
 
 
 class RewardPlateauStopper(TrainerCallback):

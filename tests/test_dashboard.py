@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import TrainerState, TrainingArguments
 
-from grpo_helpers.dashboard import LiveRewardDashboard, dashboard_mode
+from grpo_helpers.dashboard import LiveRewardDashboard, display_mode
 from grpo_helpers.dashboard import panel_series, rolling_mean, summary_line
 from grpo_run import tiny_grpo_run
 from tiny_model import cpu_trainer  # noqa: E402
@@ -128,13 +128,13 @@ def test_summary_line_leaves_out_what_was_not_logged():
 
 def test_mode_comes_from_the_argument_then_the_environment(monkeypatch):
     monkeypatch.setenv("GRPO_DASHBOARD", "notebook")
-    assert dashboard_mode() == "notebook"
-    assert dashboard_mode("headless") == "headless"
+    assert display_mode() == "notebook"
+    assert display_mode("headless") == "headless"
     monkeypatch.delenv("GRPO_DASHBOARD")
-    assert dashboard_mode() == "headless"  # pytest has no notebook kernel
+    assert display_mode() == "headless"  # pytest has no notebook kernel
     monkeypatch.setenv("GRPO_DASHBOARD", "fancy")
     with pytest.raises(ValueError, match="notebook, headless or auto"):
-        dashboard_mode()
+        display_mode()
 
 
 def test_bad_arguments_say_what_to_change():

@@ -1,6 +1,8 @@
 """grpo_helpers.environment: the switches, the machine, the backend and the hardware report."""
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -116,5 +118,25 @@ def test_every_switch_is_read_here(monkeypatch, tmp_path):
 
 
 def test_every_switch_is_documented():
-    for name in ("GRPO_QUICK", "GRPO_MODEL", "GRPO_BACKEND", "GRPO_CACHE_DIR", "GRPO_RUN_DIR", "GRPO_DASHBOARD"):
+    names = ("GRPO_QUICK", "GRPO_MODEL", "GRPO_BACKEND", "GRPO_CACHE_DIR", "GRPO_RUN_DIR", "GRPO_DASHBOARD",
+             "GRPO_INSTALL", "HF_HUB_OFFLINE")
+    for name in names:
         assert f"``{name}" in environment.__doc__, name
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in names[:-1]:  # HF_HUB_OFFLINE is Hugging Face's own
+        assert f"`{name}" in readme, f"README's switches table lacks {name}"
+
+
+def test_no_other_module_reads_the_environment():
+    package = Path(environment.__file__).parent
+    for module in package.glob("*.py"):
+        if module.name == "environment.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Attribute):
+                assert ast.unparse(node) not in ("os.environ", "os.getenv"), f"{module.name}:{node.lineno} reads the environment"
+
+
+def test_a_test_run_never_writes_to_runs_latest():
+    # conftest.py gives every test run a new run folder (notebooks 05 -> 06 -> 07 pass files through it)
+    assert environment.run_dir().resolve() != (Path("runs") / "latest").resolve()

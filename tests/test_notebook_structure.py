@@ -1,6 +1,7 @@
 """Every notebook is a chapter with the same first cells, and is committed clean."""
 import ast
 import re
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,17 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
     env = {**os.environ, "GRPO_INSTALL": "check", "GRPO_BACKEND": "transformers"}
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_every_4bit_load_uses_the_settings_of_load_model():
+    """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings as models.load_model."""
+    from notebook_cells import keyword_calls
+
+    import grpo_helpers.models as models
+
+    taught = {ast.unparse(k) for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
+              if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig" for k in node.keywords}
+    calls = keyword_calls("BitsAndBytesConfig")
+    assert len(calls) >= 3
+    for notebook, keywords in calls:
+        assert set(keywords) == {k.split("=")[0] for k in taught}, f"{notebook}: BitsAndBytesConfig({keywords})"

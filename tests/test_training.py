@@ -115,6 +115,27 @@ def test_a_second_press_interrupts_at_once(tiny_dir, dataset, tmp_path):
     assert not (tmp_path / "run" / "checkpoint-1").exists()
 
 
+def test_in_a_notebook_the_stop_button_is_put_back_when_training_fails(tiny_dir, dataset, tmp_path):
+    """transformers skips on_train_end when train() raises: the cell's end puts the handler back."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def broken_reward(completions, **kwargs):
+        raise RuntimeError("a reward that fails")
+
+    shell = InteractiveShell.instance()
+    try:
+        handler = signal.getsignal(signal.SIGINT)
+        trainer = make_trainer(tiny_dir, dataset, tmp_path / "run", reward=broken_reward, callbacks=[SaveOnInterrupt()])
+        with pytest.raises(RuntimeError, match="a reward that fails"):
+            trainer.train()
+        assert signal.getsignal(signal.SIGINT) is not handler  # still the stop button's, until the cell ends
+        shell.events.trigger("post_run_cell", None)
+        assert signal.getsignal(signal.SIGINT) is handler
+        assert not shell.events.callbacks["post_run_cell"]
+    finally:
+        InteractiveShell.clear_instance()
+
+
 def test_reward_plateau_stopper_stops_a_flat_run(tiny_dir, dataset, tmp_path):
     stopper = RewardPlateauStopper(patience=2, min_delta=0.0, window=1)
     trainer = make_trainer(tiny_dir, dataset, tmp_path / "flat", reward=flat_reward, callbacks=[stopper], max_steps=8)
