@@ -14,7 +14,7 @@ TORCH_INDEX ?=
 RUN_ID := $(shell date +%Y%m%d-%H%M%S)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
-.PHONY: setup run test lab clean-venv
+.PHONY: setup run test lab clean-venv browser-deps
 
 setup: $(STAMP)
 
@@ -31,8 +31,30 @@ $(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt pyproject.toml
 # kernel and pytest were measured 5x slower (oversubscription), not faster.
 # The notebooks pass files along (05 saves the config, 06 the adapter, 07 reads both): conftest.py
 # gives each test run a new, empty run folder, so nothing a person left in runs/ changes a test.
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	GRPO_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests --nbmake notebooks --nbmake-timeout=1800
+
+# The browser test (tests/test_browser.py, pytest -m browser) drives Debian's Chromium through
+# Playwright. Chromium is installed with apt-get where that is usable (root, or sudo without a
+# password); elsewhere the test skips and says why. Checked at every make test (cheap when present).
+BROWSER_STAMP := $(VENV)/.browser-installed
+CHROMIUM ?= /usr/bin/chromium
+
+$(BROWSER_STAMP): $(STAMP) tests/requirements-browser.txt
+	$(BIN)/python -m pip install -r tests/requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
+browser-deps: $(BROWSER_STAMP)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then APT=""; \
+		elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then APT="sudo -n"; \
+		else APT=none; fi; \
+		if [ "$$APT" = none ]; then echo "Chromium is missing and apt-get is not usable here: the browser test will skip"; \
+		else echo "Installing Chromium for the browser test (apt-get install chromium)"; \
+			$$APT env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+			|| { $$APT apt-get update -q >/dev/null && $$APT env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+			|| echo "apt-get could not install Chromium: the browser test will skip"; fi; \
+	fi
 
 # runs/latest points to the newest run; a real folder of that name (made by hand or by an older
 # version) is moved aside to runs/latest.moved-<timestamp>, never written into or deleted.

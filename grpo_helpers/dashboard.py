@@ -146,6 +146,12 @@ PANELS = (
 EMPTY_NOTES = {"KL to the reference model": "no KL logged (beta = 0: no KL term)",
                "Reward per function (mean)": "no reward functions logged yet"}
 FRACTION_PANELS = ("Groups with zero reward std", "Clipped completions (fraction)")
+# Each panel's y axis: what is plotted, in its unit (rewards are points given by the reward functions).
+YLABELS = {"Total reward": "reward (points)", "Reward per function (mean)": "reward (points)",
+           "Reward std": "std within a group (points)", "Groups with zero reward std": "fraction of groups (0-1)",
+           "KL to the reference model": "KL (nats per token)", "Completion length (tokens)": "length (tokens)",
+           "Clipped completions (fraction)": "fraction of completions (0-1)", "Loss": "loss (GRPO objective)",
+           "Learning rate": "learning rate (per step)"}
 
 
 def rolling_mean(values: list[float], window: int) -> list[float]:
@@ -241,7 +247,8 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.set_ylabel(YLABELS.get(name, name), fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)

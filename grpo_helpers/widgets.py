@@ -134,7 +134,8 @@ class ConfigWidget:
         self.controls = _controls(widgets)
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
         self.messages, self.result = widgets.HTML(), widgets.HTML()
-        self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check")
+        self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check",
+                                     layout=widgets.Layout(width="auto"))
         rows = [widgets.HBox([self.controls[name], self.notes[name]]) for name in CONTROLLED]
         self.box = widgets.VBox([self.preset, *rows, self.messages, widgets.HBox([self.button, self.result])])
         self._loading = False
@@ -245,7 +246,7 @@ def render_html(records: list[Completion], reward_names: list[str], max_chars: i
         return "<i>No completions match: widen the score range or pick another step.</i>"
     names = [name for name in reward_names if name != TOTAL]
     head = "".join(f"<th>{html.escape(name)}</th>" for name in [*names, TOTAL, "advantage"])
-    cell = "style='border:1px solid #ddd;padding:3px 6px;vertical-align:top'"
+    cell = "style='border:1px solid var(--jp-border-color2, #ddd);padding:3px 6px;vertical-align:top'"
     parts, current = [], None
     for record in records:
         if (record.step, record.group) != current:
@@ -253,16 +254,17 @@ def render_html(records: list[Completion], reward_names: list[str], max_chars: i
             current = (record.step, record.group)
             parts.append(
                 f"<div style='margin-top:10px'><b>Step {record.step}, prompt {record.group + 1}</b></div>"
-                f"<pre style='white-space:pre-wrap;background:#f4f4f4;padding:4px;margin:2px 0'>"
+                f"<pre style='white-space:pre-wrap;background:var(--jp-layout-color2, #f4f4f4);color:inherit;padding:4px;margin:2px 0'>"
                 f"{html.escape(_cut(record.prompt, max_chars))}</pre>"
                 f"<table style='border-collapse:collapse;font-size:90%'><tr><th>#</th><th>completion</th>{head}</tr>"
             )
         scores = "".join(f"<td {cell}>{_fmt(record.rewards.get(name))}</td>" for name in names)
-        color = "#060" if record.advantage > 0 else "#a00" if record.advantage < 0 else "#555"
+        color = ("var(--jp-success-color1, #060)" if record.advantage > 0 else "var(--jp-error-color1, #a00)"
+                 if record.advantage < 0 else "var(--jp-ui-font-color2, #555)")
         parts.append(
             f"<tr><td {cell}>{record.index + 1}</td>"
-            f"<td {cell}><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion, max_chars))}</pre></td>"
-            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td><td {cell} style='color:{color}'>{record.advantage:+.3f}</td></tr>"
+            f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion, max_chars))}</pre></td>"
+            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td><td {cell[:-1]};color:{color}'>{record.advantage:+.3f}</td></tr>"
         )
     return "".join(parts) + "</table>"
 

@@ -146,3 +146,18 @@ def test_bad_arguments_say_what_to_change():
         LiveRewardDashboard(every_seconds=-1, mode="headless")
     with pytest.raises(TypeError, match="kl_limit"):
         LiveRewardDashboard(health={"kl_max": 0.5}, mode="headless")
+
+
+def test_every_panel_has_a_title_and_axis_labels_with_units():
+    from grpo_helpers.dashboard import PANELS, draw, new_figure
+
+    history = [{"step": s, "reward": 0.1 * s, "rewards/correctness_reward/mean": 0.0, "reward_std": 0.2,
+                "frac_reward_zero_std": 0.5, "kl": 0.01, "completions/mean_length": 30.0, "completions/min_length": 10.0,
+                "completions/max_length": 48.0, "completions/clipped_ratio": 0.25, "loss": 0.0, "learning_rate": 5e-6}
+               for s in (1, 2, 3)]
+    figure, axes = new_figure()
+    draw(figure, axes, history, title="GRPO training: step 3 of 3")
+    assert figure.get_suptitle()
+    for ax, (title, _) in zip(axes, PANELS):
+        assert ax.get_title() == title and ax.get_xlabel() == "training step"
+        assert "(" in ax.get_ylabel() and ax.get_ylabel().endswith(")"), f"{title}: the y axis needs a label with its unit"

@@ -110,3 +110,42 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     assert len(calls) >= 3
     for notebook, keywords in calls:
         assert set(keywords) == {k.split("=")[0] for k in taught}, f"{notebook}: BitsAndBytesConfig({keywords})"
+
+
+# What a committed notebook must never hold: a credential someone pasted (Hugging Face, OpenAI-style,
+# GitHub, AWS and Google keys, or a quoted value assigned to something named like a key/token/secret/
+# password) and an absolute path of the machine it was run on (it would not exist on a learner's).
+SECRETS = {
+    "Hugging Face token": r"\bhf_[A-Za-z0-9]{20,}",
+    "OpenAI-style key": r"\bsk-(?:proj-)?[A-Za-z0-9_-]{20,}",
+    "GitHub token": r"\b(?:ghp|gho|ghu|ghs|github_pat)_[A-Za-z0-9_]{20,}",
+    "AWS access key": r"\bAKIA[0-9A-Z]{16}\b",
+    "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
+    "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
+}
+ABSOLUTE_PATHS = {"a home folder": r"/home/\w", "root's home": r"/root\b", "this workspace": r"/work/",
+                  "a Windows drive": r"\b[A-Za-z]:(?:\\\\|\\|/)\w", "a macOS home": r"/Users/\w"}
+
+
+def leaks(text: str) -> list[str]:
+    found = []
+    for what, pattern in {**SECRETS, **ABSOLUTE_PATHS}.items():
+        found += [f"{what}: {m.group(0)[:12]}..." for m in re.finditer(pattern, text)]
+    return found
+
+
+def test_leak_patterns_catch_what_they_should():
+    for text in ('login(token="hf_' + "a1B2" * 8 + '")', "OPENAI_API_KEY = 'sk-" + "x" * 40 + "'",
+                 '"api_key": "0123456789abcdef"', "open('/home/ada/runs/x.csv')", "cd /root/models",
+                 "/work/main/notebooks", r"C:\\Users\\ada\\model", "AKIAABCDEFGHIJKLMNOP"):
+        assert leaks(text), text
+    for text in ("the WANDB_API_KEY environment variable", "max_new_tokens=32", 'token = os.environ["HF_TOKEN"]',
+                 "https://github.com/grpo-tutorial/grpo-unsloth-gsm8k", "runs/latest/adapter", "task-specific"):
+        assert not leaks(text), text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_secret_or_absolute_path(path):
+    """The whole file (sources, metadata and any output) holds no credential and no absolute path."""
+    found = leaks(path.read_text(encoding="utf-8"))
+    assert not found, f"{path.name}: remove {found} (use an environment variable or a path relative to the run folder)"
