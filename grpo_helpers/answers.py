@@ -1,21 +1,12 @@
-"""Final answers: read them from GSM8K solutions and from model completions, and compare them.
+"""Final answers: read them from GSM8K solutions (``extract_gsm8k_answer``) and from completions
+(``extract_answer``, or ``extract_all_answers`` to see a completion that hedges), and compare them
+(``answers_match``).
 
-- ``extract_gsm8k_answer(solution)``: the reference answer (the text after ``####``, normalised);
-- ``extract_answer(completion)``: the final answer the model wrote, or ``None``;
-- ``extract_all_answers(completion)``: every marked answer, so a reward can refuse credit to a
-  completion that hedges with several;
-- ``answers_match(predicted, reference)``: are two answers the same number?
-
-``extract_answer`` reads four formats; the first present wins, and within it the **last**
-occurrence (a model's last word is its answer): ``<answer>42</answer>`` (the tutorial's format),
-``#### 42`` (GSM8K's), ``\\boxed{42}`` (LaTeX), ``The answer is 42`` / ``Final answer: 42``.
-
-Matching: plain numbers (``"$1,000.00"``, ``"−3"`` with a unicode minus, ``"1/2"``, ``"18."``)
-are compared exactly, as fractions; everything else (``\\frac{1}{2}``, ``5\\%``, ``x = 5``,
-``42 apples``) goes to math-verify, the library TRL's ``accuracy_reward`` uses. Differences from
-math-verify alone (tested in ``tests/test_answers.py``): ``"−3"`` equals ``"-3"`` here (math-verify
-reads nothing); ``"0.333"`` is not ``"1/3"``; ``"3,5"`` is read by math-verify as 3.5; ``"5%"``
-equals both ``"0.05"`` and ``"5"``; answers over ``MATH_VERIFY_MAX_CHARS`` characters never match.
+Plain numbers are compared exactly, as fractions; anything else goes to math-verify, the library
+TRL's ``accuracy_reward`` uses. Differences from math-verify alone (tested in
+``tests/test_answers.py``): ``"−3"`` (a unicode minus) equals ``"-3"`` here; ``"0.333"`` is not
+``"1/3"``; ``"3,5"`` is read by math-verify as 3.5; ``"5%"`` equals both ``"0.05"`` and ``"5"``;
+answers over ``MATH_VERIFY_MAX_CHARS`` characters never match.
 """
 
 from __future__ import annotations
@@ -34,7 +25,7 @@ PHRASE_RE = re.compile(
 )
 
 # Unicode minus signs and dashes a model or a copy-paste may produce instead of "-".
-_MINUS = {"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"}
+_MINUS = str.maketrans(dict.fromkeys("\u2212\u2013\u2012\ufe63\uff0d", "-"))
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 _FRACTION_RE = re.compile(r"^(-?\d+)\s*/\s*(\d+)$")
@@ -43,9 +34,7 @@ MATH_VERIFY_MAX_CHARS = 300  # longer "answers" are not compared
 
 def _clean(text: str) -> str:
     """Unicode minus to "-", no currency signs, no thousands separators, no trailing full stop."""
-    text = str(text).strip()
-    for odd, minus in _MINUS.items():
-        text = text.replace(odd, minus)
+    text = str(text).strip().translate(_MINUS)
     text = re.sub(r"[$€£]", "", text).replace("\\$", "").strip()
     text = text.rstrip(".").strip() if re.search(r"\d\.$", text) else text
     text = re.sub(r"^-\s+", "-", text)
@@ -184,10 +173,7 @@ def answers_match(predicted, reference) -> bool:
     "-3" = "−3"; "0.5" = "1/2"). Anything else is compared by math-verify ("\\frac{1}{2}" = "0.5",
     "42 apples" = "42"). ``None`` or an empty string never matches.
     """
-    if predicted is None or reference is None:
-        return False
-    predicted, reference = str(predicted), str(reference)
-    if not predicted.strip() or not reference.strip():
+    if predicted is None or reference is None or not str(predicted).strip() or not str(reference).strip():
         return False
     exact_predicted, exact_reference = parse_number(predicted), parse_number(reference)
     if exact_predicted is not None and exact_reference is not None:

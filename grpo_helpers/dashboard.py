@@ -1,12 +1,9 @@
 """dashboard: watch GRPO learn while ``trainer.train()`` runs (``trainer.add_callback(LiveRewardDashboard())``).
 
-In a notebook one figure updates in place at each logging step: total reward with its rolling mean,
-each reward function's mean, reward std, groups with zero reward std, KL (when beta > 0), completion
-length, clipped ratio, loss, learning rate, and health warnings with their fix. In a script it prints
-a line per logging step instead (``GRPO_DASHBOARD`` overrides the detection). Metrics go to
-``metrics.csv`` / ``metrics.json`` at each logging step and the figure to ``reward_dashboard.png`` at
-the end. Metric names are those ``trl.GRPOTrainer`` logs (the same in TRL 1.15 and 1.16);
-``check_health`` and ``panel_series`` are plain functions over ``trainer.state.log_history``.
+In a notebook one figure of the metrics ``trl.GRPOTrainer`` logs (the same names in TRL 1.15 and 1.16)
+and the health warnings with their fix updates in place at each logging step; in a script a line per
+step is printed instead. ``check_health`` and ``panel_series`` are plain functions over
+``trainer.state.log_history``.
 """
 
 from __future__ import annotations
@@ -18,12 +15,19 @@ import math
 import textwrap
 import time
 from dataclasses import asdict, dataclass
+from html import escape
 from pathlib import Path
 
+from IPython import get_ipython
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from transformers import TrainerCallback
 
-# ---- health
+from grpo_helpers.environment import dashboard_mode
 
+
+# ---- health
 
 @dataclass(frozen=True)
 class HealthWarning:
@@ -90,41 +94,35 @@ def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, z
     if not isinstance(kl_limit, (int, float)) or not kl_limit > 0:
         raise ValueError(f"kl_limit must be a positive KL value (e.g. 1.0), got {kl_limit!r}")
     rows = training_logs(log_history)
-
-    def last(key, window):  # (last step, values) when ``window`` values were logged, else None
-        steps, values = series(rows, key)
-        return (steps[-1], values[-window:]) if len(values) >= window else (None, None)
-
+    kl_mean = sum(series(rows, "kl")[1][-kl_window:]) / kl_window
+    checks = (  # (code, metric, window, is a problem on the last ``window`` values, message, fix)
+        ("reward_flat_zero", "reward", flat_window, lambda values: all(abs(v) < 1e-9 for v in values),
+         f"The total reward has been 0 for the last {flat_window} logging steps.",
+         "Look at a few completions (completion browser): if the model never writes the format the reward "
+         "looks for, loosen the format reward or show the format in the system prompt; if completions are cut "
+         "off, raise max_completion_length; check that the dataset column your reward reads (e.g. `answer`) "
+         "exists and is passed to the reward function by that name."),
+        ("zero_std", "frac_reward_zero_std", zero_std_window, lambda values: min(values) >= zero_std_fraction,
+         f"Every group's completions got the same reward for the last {zero_std_window} logging steps, so every "
+         "advantage is 0 and the model learns nothing.",
+         "Raise temperature (e.g. 1.0) or num_generations (e.g. 8) so completions differ, or give partial "
+         "credit in a reward so that different completions score differently."),
+        ("kl_runaway", "kl", kl_window, lambda values: kl_mean > kl_limit,
+         f"The KL to the reference model averaged {kl_mean:.3g} over the last {kl_window} logging steps "
+         f"(above {kl_limit:g}): the policy is drifting far from where it started.",
+         "Lower learning_rate (e.g. halve it), raise beta (e.g. 0.04 -> 0.1), or clip gradients harder "
+         "(max_grad_norm=0.1); then restart from an earlier checkpoint."),
+        ("always_clipped", "completions/clipped_ratio", clipped_window, lambda values: min(values) >= clipped_fraction,
+         f"Almost every completion hit max_completion_length for the last {clipped_window} logging steps, so "
+         "answers are cut off before they end.",
+         "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
+         "shorter reasoning in the system prompt."),
+    )
     warnings = []
-    step, values = last("reward", flat_window)
-    if values and all(abs(v) < 1e-9 for v in values):
-        warnings.append(HealthWarning(
-            "reward_flat_zero", step, f"The total reward has been 0 for the last {flat_window} logging steps.",
-            "Look at a few completions (completion browser): if the model never writes the format the reward "
-            "looks for, loosen the format reward or show the format in the system prompt; if completions are cut "
-            "off, raise max_completion_length; check that the dataset column your reward reads (e.g. `answer`) "
-            "exists and is passed to the reward function by that name."))
-    step, values = last("frac_reward_zero_std", zero_std_window)
-    if values and all(v >= zero_std_fraction for v in values):
-        warnings.append(HealthWarning(
-            "zero_std", step, f"Every group's completions got the same reward for the last {zero_std_window} logging "
-            "steps, so every advantage is 0 and the model learns nothing.",
-            "Raise temperature (e.g. 1.0) or num_generations (e.g. 8) so completions differ, or give partial "
-            "credit in a reward so that different completions score differently."))
-    step, values = last("kl", kl_window)
-    if values and sum(values) / kl_window > kl_limit:
-        warnings.append(HealthWarning(
-            "kl_runaway", step, f"The KL to the reference model averaged {sum(values) / kl_window:.3g} over the last "
-            f"{kl_window} logging steps (above {kl_limit:g}): the policy is drifting far from where it started.",
-            "Lower learning_rate (e.g. halve it), raise beta (e.g. 0.04 -> 0.1), or clip gradients harder "
-            "(max_grad_norm=0.1); then restart from an earlier checkpoint."))
-    step, values = last("completions/clipped_ratio", clipped_window)
-    if values and all(v >= clipped_fraction for v in values):
-        warnings.append(HealthWarning(
-            "always_clipped", step, f"Almost every completion hit max_completion_length for the last {clipped_window} "
-            "logging steps, so answers are cut off before they end.",
-            "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
-            "shorter reasoning in the system prompt."))
+    for code, key, window, is_problem, message, fix in checks:
+        steps, values = series(rows, key)
+        if len(values) >= window and is_problem(values[-window:]):
+            warnings.append(HealthWarning(code, steps[-1], message, fix))
     return warnings
 
 
@@ -156,8 +154,7 @@ YLABELS = {"Total reward": "reward (points)", "Reward per function (mean)": "rew
 
 def rolling_mean(values: list[float], window: int) -> list[float]:
     """The mean of the last ``window`` values (fewer at the start) at each position."""
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise ValueError(f"window must be a positive number of logging steps (e.g. 10), got {window!r}")
+    _positive_int("window", window)
     return [sum(values[max(0, i + 1 - window):i + 1]) / min(i + 1, window) for i in range(len(values))]
 
 
@@ -215,13 +212,9 @@ def save_metrics(rows: list[dict], folder, warnings=()) -> tuple[Path, Path]:
 
 # ---- the figure
 
-
 def new_figure():
     """A figure (not a pyplot one, so a notebook never shows a stray copy) with a 3 x 4 grid: the
     nine metric panels, then the health panel across the last three cells."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     figure = Figure(figsize=(15, 9.5), dpi=80, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(3, 4)
@@ -231,8 +224,6 @@ def new_figure():
 
 def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = "") -> dict:
     """Redraw every panel and the health panel from ``log_history``; returns the ``panel_series``."""
-    from matplotlib.ticker import MaxNLocator
-
     panels = panel_series(log_history, window)
     for ax, (name, lines) in zip(axes, panels.items()):
         ax.clear()
@@ -244,8 +235,7 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
         if not lines:
             ax.text(0.5, 0.5, EMPTY_NOTES.get(name, "not logged yet"), ha="center", va="center",
                     transform=ax.transAxes, color="gray", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             continue
         ax.set_xlabel("training step", fontsize=8)
         ax.set_ylabel(YLABELS.get(name, name), fontsize=8)
@@ -273,45 +263,32 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
 def display_mode(mode: str = "auto") -> str:
     """``notebook`` or ``headless``: ``mode`` when given, else ``GRPO_DASHBOARD``, else ``notebook``
     inside a Jupyter kernel (JupyterLab, Colab, Kaggle, VS Code, nbmake) and ``headless`` elsewhere."""
-    from grpo_helpers.environment import dashboard_mode as setting
-
     if mode not in ("auto", "notebook", "headless"):
         raise ValueError(f"mode={mode!r} is not one of auto, notebook, headless")
-    mode = setting() if mode == "auto" else mode
+    mode = dashboard_mode() if mode == "auto" else mode
     if mode != "auto":
         return mode
-    from IPython import get_ipython  # IPython comes with Jupyter and ipywidgets
-
     return "notebook" if getattr(get_ipython(), "kernel", None) is not None else "headless"
 
 
 class LiveRewardDashboard(TrainerCallback):
-    """A ``TrainerCallback`` that plots GRPO's metrics live and saves them. ``output_dir``: where ``metrics.csv``, ``metrics.json`` and ``reward_dashboard.png`` go (default:
-    the trainer's ``args.output_dir``). ``window``: logging steps in the reward's rolling mean.
+    """A ``TrainerCallback`` that plots GRPO's metrics live and saves them. ``output_dir``: where
+    ``metrics.csv``, ``metrics.json`` (at each logging step) and ``reward_dashboard.png`` (at the end)
+    go (default: the trainer's ``args.output_dir``). ``window``: logging steps in the reward's rolling mean.
     ``mode``: ``auto``, ``notebook`` (figure updated in place) or ``headless`` (a line per step).
     ``every_seconds``: in a notebook, redraw at most this often (the last step is always drawn).
-    ``health``: keyword arguments for ``check_health`` (e.g. ``{"kl_limit": 0.5}``).
 
     During and after training: ``rows`` (the logged steps), ``warnings``, ``panels`` (what each
     panel plots), ``paths`` (the files written), ``figure``.
     """
 
-    def __init__(self, output_dir=None, window: int = 10, mode: str = "auto", every_seconds: float = 2.0, health=None):
-        rolling_mean([], window)  # checks window
+    def __init__(self, output_dir=None, window: int = 10, mode: str = "auto", every_seconds: float = 2.0):
+        _positive_int("window", window)
         if not isinstance(every_seconds, (int, float)) or every_seconds < 0:
             raise ValueError(f"every_seconds must be a number of seconds >= 0 (e.g. 2), got {every_seconds!r}")
-        self.health = dict(health or {})
-        try:
-            check_health([], **self.health)  # checks the settings now, not at step 1
-        except TypeError as error:
-            raise TypeError(f"health={health!r}: {error}. check_health accepts flat_window, zero_std_window, "
-                            "zero_std_fraction, kl_window, kl_limit, clipped_window, clipped_fraction") from None
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.window, self.mode, self.every_seconds = window, display_mode(mode), float(every_seconds)
-        self.rows: list[dict] = []
-        self.warnings: list[HealthWarning] = []
-        self.panels: dict = {}
-        self.paths: dict[str, Path] = {}
+        self.rows, self.warnings, self.panels, self.paths = [], [], {}, {}
         self.figure = self._axes = self._handles = self._max_steps = None
         self._last_draw = 0.0
 
@@ -330,8 +307,6 @@ class LiveRewardDashboard(TrainerCallback):
         return buffer.getvalue()
 
     def _show(self) -> None:
-        from html import escape
-
         from IPython.display import HTML, Image, display
 
         items = "".join(f"<li><b>{escape(w.message)}</b><br>Fix: {escape(w.fix)}</li>" for w in self.warnings)
@@ -348,7 +323,7 @@ class LiveRewardDashboard(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._max_steps = state.max_steps or None
         self.rows = [dict(row) for row in training_logs(state.log_history)]  # a resumed run's history so far
-        self.warnings = check_health(self.rows, **self.health)
+        self.warnings = check_health(self.rows)
         self._handles = None
         if state.is_world_process_zero and self.mode == "notebook":
             self._show()
@@ -359,7 +334,7 @@ class LiveRewardDashboard(TrainerCallback):
             return  # another process, the end-of-training summary, or an eval-only log
         self.rows.append(row)
         announced = {w.code for w in self.warnings}
-        self.warnings = check_health(self.rows, **self.health)
+        self.warnings = check_health(self.rows)
         self.paths["csv"], self.paths["json"] = save_metrics(self.rows, self.output_dir or args.output_dir, self.warnings)
         if self.mode == "notebook":
             if time.monotonic() - self._last_draw >= self.every_seconds:

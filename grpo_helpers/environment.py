@@ -1,17 +1,13 @@
 """environment: the tutorial's switches (environment variables, read here and nowhere else) and the machine.
 
 - ``GRPO_QUICK=1``: quick mode, the same code with small numbers (``pick``), as the tests run it.
-- ``GRPO_MODEL``: the model every notebook uses (a Hub id or a local folder) instead of
-  SmolLM2-135M-Instruct on a CPU and Qwen2.5-1.5B-Instruct on a CUDA GPU.
-- ``GRPO_BACKEND``: ``unsloth`` (CUDA GPU with Unsloth: 4-bit, fast kernels), ``bitsandbytes`` (CUDA GPU:
-  4-bit, plain transformers + PEFT) or ``transformers`` (CPU: full precision), instead of ``choose_backend``'s.
+- ``GRPO_MODEL``: the model every notebook uses (a Hub id or a local folder) instead of the default.
+- ``GRPO_BACKEND``: ``unsloth``, ``bitsandbytes`` or ``transformers`` instead of ``choose_backend``'s.
 - ``GRPO_CACHE_DIR``: where the offline model copy is converted to (default ``~/.cache/grpo_helpers``).
 - ``GRPO_RUN_DIR``: where notebooks write their outputs (default ``runs/latest``; ``make run`` sets it).
 - ``GRPO_DASHBOARD``: ``notebook``, ``headless`` or ``auto`` (default): how the reward dashboard draws.
-- ``HF_HUB_OFFLINE=1`` (Hugging Face's own switch): the tutorial does not even try the Hub (default
-  model and GSM8K come from their offline copies at once).
-- ``GRPO_INSTALL=check``: the install cell only prints what it would install (for machines whose
-  packages come another way, such as the offline GPU check); unset, it installs what is missing.
+- ``GRPO_INSTALL=check``: the install cell only prints what it would install.
+- ``HF_HUB_OFFLINE=1`` (Hugging Face's own switch): the tutorial does not try the Hub either.
 """
 
 from __future__ import annotations
@@ -23,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BACKENDS = ("unsloth", "bitsandbytes", "transformers")
+_YES = ("1", "true", "yes", "on")
 
 
 def _switch(name: str, allowed: tuple[str, ...], fix: str) -> str:
@@ -34,8 +31,8 @@ def _switch(name: str, allowed: tuple[str, ...], fix: str) -> str:
 
 def quick_mode() -> bool:
     """True when ``GRPO_QUICK`` asks for the small, fast version of every notebook."""
-    yes, no = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
-    return _switch("GRPO_QUICK", yes + no, "set it to 1 (quick mode) or 0 (full run).") in yes
+    no = ("", "0", "false", "no", "off")
+    return _switch("GRPO_QUICK", _YES + no, "set it to 1 (quick mode) or 0 (full run).") in _YES
 
 
 def dashboard_mode() -> str:
@@ -52,7 +49,7 @@ def install_mode() -> str:
 
 def hub_offline() -> bool:
     """``HF_HUB_OFFLINE`` set to 1/true/yes/on: Hugging Face's libraries stay offline, so does the tutorial."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _YES
 
 
 def model_override() -> str | None:

@@ -1,30 +1,14 @@
-"""The install step every notebook's first code cell runs: ``ensure_environment()``.
+"""The install step of every notebook's first code cell: ``ensure_environment()``.
 
-- On a CUDA GPU (Colab, Kaggle, a workstation) it installs what the GPU path needs at the pins of
-  ``requirements/gpu.txt`` (Unsloth, unsloth_zoo, TRL, transformers, PEFT, datasets, accelerate,
-  bitsandbytes, math-verify) where one is missing or at another version. What the platform
-  provides (torch with its CUDA build, pandas, matplotlib, ipywidgets) is left as it is when it
-  meets the minimum in ``requirements/gpu-platform.txt``, and held there while pip installs the
-  rest; only a missing or too old one is installed. Colab pins several of these itself (its
-  runtime checks pandas; its widget frontend expects ipywidgets 7), so replacing them would break
-  the platform rather than help the tutorial.
-- Anywhere else (a laptop, Binder, CI) it installs only what is missing from the CPU environment
-  (``requirements/cpu.txt``) plus the offline default model (``requirements/no-deps.txt``, without
-  its dependencies), and notes the packages installed at other versions; ``make lab``,
-  ``make run`` and Binder have already installed it all, so there it does nothing and says so.
-
-It prints the plan (what it installs and why, what it leaves alone and why), then what pip
-changed, and says when a restart is needed: when a package that this session had already
-imported was replaced (re-running the cell after importing transformers, for example).
-
-Check-only mode prints the plan and installs nothing: ``ensure_environment(check_only=True)``, or
-the environment variable ``GRPO_INSTALL=check`` (read by ``environment.install_mode()``), for machines whose
-packages come another way (an offline GPU check that installs wheels before running the
-notebooks). When pip fails, for example offline, the error says what to do.
-
-The plan (``make_plan``) is a pure function of the installed versions and of GPU or not. Nothing
-here imports torch, transformers, TRL, PEFT or Unsloth at import time, so Unsloth can still be
-imported first afterwards.
+On a CUDA GPU it installs the pins of ``requirements/gpu.txt`` that are missing or at another version,
+but keeps the platform's torch, pandas, matplotlib and ipywidgets (held by a constraints file while pip
+runs) when they meet ``requirements/gpu-platform.txt``: Colab pins several of these itself (its runtime
+checks pandas, its widget frontend expects ipywidgets 7), so replacing them would break the platform.
+Elsewhere it installs only what is missing from ``requirements/cpu.txt``, plus the offline model of
+``requirements/no-deps.txt`` without its dependencies (``make`` and Binder have installed it all).
+It prints the plan, then what pip changed, and says when to restart: when a package this session had
+imported was replaced. ``GRPO_INSTALL=check`` or ``check_only=True`` only prints the plan. Nothing here
+imports torch, transformers, TRL, PEFT or Unsloth, so Unsloth can still be imported first afterwards.
 """
 
 from __future__ import annotations
@@ -43,11 +27,8 @@ from grpo_helpers.environment import cuda_available, detect_platform, install_mo
 
 REQUIREMENTS_DIR = Path(__file__).parent / "requirements"
 INSTALL_ENV = "GRPO_INSTALL"
-CHECK = "check"
 _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)\s*(#.*)?$")
 _MINIMUM = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^\s,;#]*)\s*(?:,\s*<\s*([0-9][^\s;#]*))?\s*(#.*)?$")
-GPU_ENVIRONMENT = "GPU environment (Unsloth)"
-CPU_ENVIRONMENT = "CPU environment"
 # What pip prints when it cannot reach the package index (offline, no DNS, a proxy in the way).
 _NETWORK_ERRORS = (
     "NewConnectionError", "Failed to establish a new connection", "Temporary failure in name resolution",
@@ -56,8 +37,7 @@ _NETWORK_ERRORS = (
 )  # fmt: skip
 
 
-# ---- the requirement files ------------------------------------------------------------------
-
+# ---- the requirement files
 
 @dataclass(frozen=True)
 class Pin:
@@ -84,31 +64,25 @@ class Minimum:
         return release >= _release(self.minimum) and (self.below is None or release < _release(self.below))
 
 
-def _lines(filename: str) -> list[str]:
-    lines = (REQUIREMENTS_DIR / filename).read_text().splitlines()
-    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+def _parse(filename: str, pattern: re.Pattern, form: str) -> list[re.Match]:
+    """``pattern`` matched on each requirement line of ``filename``; a line it does not match is an error."""
+    lines = [line for line in (REQUIREMENTS_DIR / filename).read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    bad = [line for line in lines if not pattern.match(line)]
+    if bad:
+        raise ValueError(f"{filename}: {bad[0]!r} is not {form}")
+    return [pattern.match(line) for line in lines]
 
 
 def read_pins(filename: str) -> list[Pin]:
     """The ``name==version`` lines of one of the package's requirements files."""
-    pins = []
-    for line in _lines(filename):
-        match = _PIN.match(line)
-        if not match:
-            raise ValueError(f"{filename}: {line!r} is not pinned as name==version")
-        pins.append(Pin(match.group(1), match.group(2)))
-    return pins
+    return [Pin(*match.group(1, 2)) for match in _parse(filename, _PIN, "pinned as name==version")]
 
 
 def read_minimums(filename: str = "gpu-platform.txt") -> list[Minimum]:
     """The ``name>=minimum`` (optionally ``,<bound``) lines of ``requirements/gpu-platform.txt``."""
-    minimums = []
-    for line in _lines(filename):
-        match = _MINIMUM.match(line)
-        if not match:
-            raise ValueError(f"{filename}: {line!r} is not written as name>=minimum or name>=minimum,<bound")
-        minimums.append(Minimum(match.group(1), match.group(2), match.group(3)))
-    return minimums
+    form = "written as name>=minimum or name>=minimum,<bound"
+    return [Minimum(*match.group(1, 2, 3)) for match in _parse(filename, _MINIMUM, form)]
 
 
 def _release(version: str) -> tuple[int, ...]:
@@ -126,8 +100,7 @@ def _key(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-# ---- the plan ---------------------------------------------------------------------------------
-
+# ---- the plan
 
 @dataclass(frozen=True)
 class Step:
@@ -169,68 +142,49 @@ class Plan:
         return "\n".join(lines)
 
 
-def plan_names(gpu: bool) -> list[str]:
-    """The packages whose installed versions ``make_plan`` looks at."""
-    if gpu:
-        return [p.name for p in read_pins("gpu.txt")] + [m.name for m in read_minimums()]
-    return [p.name for p in read_pins("cpu.txt") + read_pins("no-deps.txt")]
-
-
 def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
     """What to install on a machine with these ``installed`` versions (a name missing from the
     mapping, or mapped to ``None``, is not installed). Reads only the requirement files.
 
-    GPU: each ``gpu.txt`` pin is installed when missing or at another version, except the platform
-    packages of ``gpu-platform.txt``, which are kept (and held by a constraint) when they meet their
-    minimum and otherwise installed at their ``gpu.txt`` pin (torch, which has none: at the range).
-    The offline model of ``no-deps.txt`` is for the CPU path only.
-    CPU: each ``cpu.txt`` and ``no-deps.txt`` pin is installed when missing; one at another version
-    is left alone and noted.
+    Both: a pin that is missing is installed. GPU: a ``gpu.txt`` pin at another version is installed
+    too; a platform package of ``gpu-platform.txt`` is kept and held when it meets its minimum, else
+    installed at its ``gpu.txt`` pin (torch, which has none: at the range). CPU: a ``cpu.txt`` pin at
+    another version is kept and noted; the offline model of ``no-deps.txt`` is installed without deps.
     """
     versions = {_key(name): version for name, version in installed.items() if version}
     install, without_deps, left_alone, keep, up_to_date = [], [], [], [], []
-    if gpu:
-        minimums = {_key(m.name): m for m in read_minimums()}
-        pins = {_key(p.name): p for p in read_pins("gpu.txt")}
-        for pin in pins.values():
-            if _key(pin.name) in minimums:
-                continue
-            version = versions.get(_key(pin.name))
-            if version is None:
-                install.append(Step(pin.name, None, str(pin), "missing"))
-            elif not _same_version(version, pin.version):
-                install.append(Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}"))
-            else:
-                up_to_date.append(pin.name)
-        for key, minimum in minimums.items():
-            version = versions.get(key)
-            target = str(pins[key]) if key in pins else str(minimum)
-            if version is None:
-                install.append(Step(minimum.name, None, target, "missing"))
-            elif not minimum.accepts(version):
-                install.append(Step(minimum.name, version, target, f"{version} is installed; the tutorial needs {minimum}"))
-            else:
-                left_alone.append(Step(minimum.name, version, None, f"the platform's, kept (the tutorial needs {minimum})"))
-                keep.append(Pin(minimum.name, version))
-        environment = GPU_ENVIRONMENT
-    else:
-        for pin in read_pins("cpu.txt"):
-            version = versions.get(_key(pin.name))
-            if version is None:
-                install.append(Step(pin.name, None, str(pin), "missing"))
-            elif not _same_version(version, pin.version):
-                left_alone.append(Step(pin.name, version, None, f"kept; the tutorial is tested with {pin.version}"))
-            else:
-                up_to_date.append(pin.name)
-        for pin in read_pins("no-deps.txt"):
-            if versions.get(_key(pin.name)) is None:
-                without_deps.append(Step(pin.name, None, str(pin), "missing (the offline default model, without its dependencies)"))
-        environment = CPU_ENVIRONMENT
+    minimums = {_key(m.name): m for m in read_minimums()} if gpu else {}
+    pins = {_key(p.name): p for p in read_pins("gpu.txt" if gpu else "cpu.txt")}
+    for key, pin in pins.items():
+        version = versions.get(key)
+        if key in minimums:  # a platform package: below
+            continue
+        if version is None:
+            install.append(Step(pin.name, None, str(pin), "missing"))
+        elif _same_version(version, pin.version):
+            up_to_date.append(pin.name)
+        elif gpu:
+            install.append(Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}"))
+        else:
+            left_alone.append(Step(pin.name, version, None, f"kept; the tutorial is tested with {pin.version}"))
+    for key, minimum in minimums.items():
+        version = versions.get(key)
+        target = str(pins[key]) if key in pins else str(minimum)
+        if version is None:
+            install.append(Step(minimum.name, None, target, "missing"))
+        elif not minimum.accepts(version):
+            install.append(Step(minimum.name, version, target, f"{version} is installed; the tutorial needs {minimum}"))
+        else:
+            left_alone.append(Step(minimum.name, version, None, f"the platform's, kept (the tutorial needs {minimum})"))
+            keep.append(Pin(minimum.name, version))
+    if not gpu:  # the offline default model is for the CPU path only
+        without_deps = [Step(pin.name, None, str(pin), "missing (the offline default model, without its dependencies)")
+                        for pin in read_pins("no-deps.txt") if versions.get(_key(pin.name)) is None]
+    environment = "GPU environment (Unsloth)" if gpu else "CPU environment"
     return Plan(environment, tuple(install), tuple(without_deps), tuple(left_alone), tuple(keep), tuple(up_to_date))
 
 
-# ---- this machine -----------------------------------------------------------------------------
-
+# ---- this machine
 
 def installed_version(name: str) -> str | None:
     try:
@@ -241,7 +195,9 @@ def installed_version(name: str) -> str | None:
 
 def plan_install(gpu: bool) -> Plan:
     """``make_plan`` for the versions installed here."""
-    return make_plan({name: installed_version(name) for name in plan_names(gpu)}, gpu)
+    files = ["gpu.txt"] if gpu else ["cpu.txt", "no-deps.txt"]
+    names = [p.name for file in files for p in read_pins(file)] + ([m.name for m in read_minimums()] if gpu else [])
+    return make_plan({name: installed_version(name) for name in names}, gpu)
 
 
 def _distributions() -> dict[str, str]:
@@ -261,11 +217,6 @@ def _imported(changed: list[str]) -> list[str]:
         for dist in dists:
             modules.setdefault(_key(dist), set()).add(module)
     return [name for name in changed if any(m in sys.modules for m in modules.get(name, {name.replace("-", "_")}))]
-
-
-def restart_hint() -> str:
-    return {"colab": "Runtime > Restart session", "kaggle": "Run > Restart & clear cell outputs"}.get(
-        detect_platform(), "Kernel > Restart Kernel")
 
 
 class InstallError(RuntimeError):
@@ -315,7 +266,7 @@ def ensure_environment(check_only: bool | None = None) -> None:
     ``check_only=True`` (default: ``GRPO_INSTALL=check``) prints the plan and installs nothing.
     """
     if check_only is None:
-        check_only = install_mode() == CHECK
+        check_only = install_mode() == "check"
     gpu = cuda_available()
     plan = plan_install(gpu)
     print(plan.describe(), flush=True)
@@ -356,8 +307,10 @@ def _report(before: dict[str, str], after: dict[str, str], planned: set[str]) ->
         print("Done: no restart needed (nothing that was replaced had been imported yet).")
         return
     one = len(replaced) == 1
+    how = {"colab": "Runtime > Restart session", "kaggle": "Run > Restart & clear cell outputs"}.get(
+        detect_platform(), "Kernel > Restart Kernel")
     print(
         f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
-        f"{'has' if one else 'have'} been replaced. Restart ({restart_hint()}), then run the notebook from the top: "
+        f"{'has' if one else 'have'} been replaced. Restart ({how}), then run the notebook from the top: "
         "this cell will then find everything installed."
     )

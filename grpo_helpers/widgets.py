@@ -1,58 +1,55 @@
-"""widgets: the three interactive views of the tutorial (ipywidgets; each also works from code,
-so a test or a later cell can read what it shows).
-
-- ``reward_playground(reward_funcs, examples, ground_truth)`` (notebook 03): type or pick a
-  completion and every reward's score and the extracted answer update as you type
-  (``.scores``, ``.extracted``, ``.total``).
-- ``config_widget(preset, hardware)`` (notebook 05): start from a preset, move the controls, read
-  what each value does and what ``make_config`` says about it, live; ``panel.build()`` (or the
-  button) gives the ``GRPOConfig``.
-- ``completion_browser(recorder)`` (notebook 06): for each logged step, each prompt with its G
-  completions, each reward's score and the group-relative advantage; filter by step and score.
-  The data is what TRL saves with ``log_completions=True`` (``training.record_completions``); shown
-  before ``trainer.train()`` it follows the run.
-
-Each section below is one widget.
+"""widgets: the tutorial's interactive views, ``reward_playground`` (notebook 03), ``config_widget``
+(notebook 05) and ``completion_browser`` (notebook 06). Each also works from code, so a test or a
+later cell can drive it and read what it shows.
 """
 
 from __future__ import annotations
 
 import html
+import warnings
+
+import ipywidgets as widgets
 
 from grpo_helpers.answers import answers_match, extract_answer
+from grpo_helpers.config import (PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic, explain,
+                                 make_config, recommended_preset)
+from grpo_helpers.environment import detect_hardware
 from grpo_helpers.rewards import score_completion
 from grpo_helpers.training import TOTAL, Completion, CompletionRecorder
 
 
+class _Widget:
+    """Shows ``self.box`` when left last in a cell (with ipywidgets 7, as on Colab, and 8)."""
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)
+
+
 # ---- reward_playground
 
-class RewardPlayground:
-    """The widget; display it by leaving it last in a cell. ``.text.value = "..."`` re-scores."""
+class RewardPlayground(_Widget):
+    """Every reward's score and the extracted answer for a completion, live as you type. ``examples`` maps
+    a label to a completion for the drop-down; ``.text.value = "..."`` re-scores as typing does
+    (``.scores``, ``.extracted``, ``.total``)."""
 
-    def __init__(self, reward_funcs, examples: dict | None = None, ground_truth: str = "18", prompt: str = ""):
-        import ipywidgets as widgets
-
+    def __init__(self, reward_funcs, examples: dict | None = None, ground_truth: str = "18"):
         if not reward_funcs:
             raise ValueError("reward_playground needs at least one reward function, e.g. tutorial_rewards(256)")
-        self.reward_funcs = list(reward_funcs)
-        self.prompt = prompt
-        self.examples = dict(examples or {})
-        first = next(iter(self.examples.values()), "")
-        self.picker = widgets.Dropdown(
-            options=["(type your own)"] + list(self.examples), value=next(iter(self.examples), "(type your own)"), description="Example:",
-            layout=widgets.Layout(width="480px"),
-        )
+        self.reward_funcs, self.examples = list(reward_funcs), dict(examples or {})
+        own = "(type your own)"
+        self.picker = widgets.Dropdown(options=[own, *self.examples], value=next(iter(self.examples), own),
+                                       description="Example:", layout=widgets.Layout(width="480px"))
         self.reference = widgets.Text(value=str(ground_truth), description="Reference:", layout=widgets.Layout(width="260px"))
-        self.text = widgets.Textarea(
-            value=first, placeholder="Type a completion here", description="Completion:",
-            layout=widgets.Layout(width="95%", height="140px"), continuous_update=True,
-        )
+        self.text = widgets.Textarea(value=next(iter(self.examples.values()), ""), placeholder="Type a completion here",
+                                     description="Completion:", layout=widgets.Layout(width="95%", height="140px"),
+                                     continuous_update=True)  # re-score as the learner types
         self.table = widgets.HTML()
         self.picker.observe(self._on_pick, names="value")
         self.text.observe(self._update, names="value")
         self.reference.observe(self._update, names="value")
         self.box = widgets.VBox([widgets.HBox([self.picker, self.reference]), self.text, self.table])
-        self.scores, self.extracted, self.total = {}, None, 0.0
         self._update()
 
     def _on_pick(self, change) -> None:
@@ -63,32 +60,21 @@ class RewardPlayground:
         completion, reference = self.text.value, self.reference.value.strip()
         self.extracted = extract_answer(completion)
         try:
-            self.scores = score_completion(completion, reference, self.reward_funcs, prompt=self.prompt)
-            error = ""
+            self.scores, error = score_completion(completion, reference, self.reward_funcs), ""
         except Exception as exc:  # a learner's own reward may raise: show it, keep the widget alive
             self.scores, error = {}, f"<p style='color:#b00'>A reward raised {type(exc).__name__}: {html.escape(str(exc))}</p>"
         self.total = sum(self.scores.values())
-        match = answers_match(self.extracted, reference)
-        rows = "".join(
-            f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td><td>{score:+.3f}</td></tr>"
-            for name, score in self.scores.items()
-        )
+        match = "matches" if answers_match(self.extracted, reference) else "does not match"
+        rows = "".join(f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td><td>{score:+.3f}</td></tr>"
+                       for name, score in self.scores.items())
         self.table.value = (
-            f"<p>Extracted answer: <b>{html.escape(repr(self.extracted))}</b> "
-            f"({'matches' if match else 'does not match'} the reference {html.escape(repr(reference))})</p>"
-            f"{error}<table><tr><th style='text-align:left'>reward</th><th>score</th></tr>{rows}"
-            f"<tr><td style='text-align:left'><b>total</b></td><td><b>{self.total:+.3f}</b></td></tr></table>"
+            f"<p>Extracted answer: <b>{html.escape(repr(self.extracted))}</b> ({match} the reference "
+            f"{html.escape(repr(reference))})</p>{error}<table><tr><th style='text-align:left'>reward</th><th>score</th></tr>"
+            f"{rows}<tr><td style='text-align:left'><b>total</b></td><td><b>{self.total:+.3f}</b></td></tr></table>"
         )
 
-    def _ipython_display_(self):  # works with ipywidgets 7 (Colab) and 8
-        from IPython.display import display
 
-        display(self.box)
-
-
-def reward_playground(reward_funcs, examples: dict | None = None, ground_truth: str = "18", prompt: str = "") -> RewardPlayground:
-    """Make the playground: ``examples`` maps a label to a completion for the drop-down."""
-    return RewardPlayground(reward_funcs, examples=examples, ground_truth=ground_truth, prompt=prompt)
+reward_playground = RewardPlayground  # the name notebook 03 calls
 
 
 # ---- config_widget
@@ -99,9 +85,7 @@ CONTROLLED = ("num_generations", "temperature", "max_completion_length", "beta",
 _CAST = {"temperature": float, "beta": float, "learning_rate": float, "loss_type": str}
 
 
-def _controls(widgets) -> dict:
-    from grpo_helpers.config import accepted_loss_types
-
+def _controls() -> dict:
     style, layout = {"description_width": "170px"}, widgets.Layout(width="440px")
     common = {"style": style, "layout": layout, "continuous_update": False}
     return {
@@ -110,28 +94,22 @@ def _controls(widgets) -> dict:
         "max_completion_length": widgets.IntSlider(min=16, max=1024, step=8, description="max_completion_length", **common),
         "beta": widgets.FloatSlider(min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common),
         "loss_type": widgets.Dropdown(options=accepted_loss_types(), description="loss_type", style=style, layout=layout),
-        "learning_rate": widgets.SelectionSlider(
-            options=[(f"{lr:g}", lr) for lr in LEARNING_RATES], description="learning_rate", **common
-        ),
+        "learning_rate": widgets.SelectionSlider(options=[(f"{lr:g}", lr) for lr in LEARNING_RATES],
+                                                 description="learning_rate", **common),
         "per_device_train_batch_size": widgets.IntSlider(min=1, max=64, description="per_device_batch", **common),
         "gradient_accumulation_steps": widgets.IntSlider(min=1, max=16, description="grad_accumulation", **common),
         "max_steps": widgets.IntSlider(min=1, max=1000, description="max_steps", **common),
     }
 
 
-class ConfigWidget:
+class ConfigWidget(_Widget):
     """Start from a preset, move the controls, read what each value does and what make_config says
     (live), and press Build: ``build()`` is ``make_config(preset, **values())``."""
 
-    def __init__(self, preset: str | None = None, hardware=None, bitsandbytes: bool | None = None):
-        import ipywidgets as widgets
-
-        from grpo_helpers.config import PRESET_NAMES, recommended_preset
-        from grpo_helpers.environment import detect_hardware
-
-        self.hardware, self.bitsandbytes, self.config = hardware or detect_hardware(), bitsandbytes, None
+    def __init__(self, preset: str | None = None, hardware=None):
+        self.hardware, self.config = hardware or detect_hardware(), None
         self.preset = widgets.Dropdown(options=PRESET_NAMES, description="preset", style={"description_width": "170px"})
-        self.controls = _controls(widgets)
+        self.controls = _controls()
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
         self.messages, self.result = widgets.HTML(), widgets.HTML()
         self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check",
@@ -163,9 +141,7 @@ class ConfigWidget:
 
     def load_preset(self, name: str) -> None:
         """Put preset ``name``'s values on the controls."""
-        from grpo_helpers.config import PRESETS
-
-        self._loading = True
+        self._loading = True  # one refresh at the end, not one per control
         try:
             self.preset.value = name
             for field in CONTROLLED:
@@ -176,16 +152,10 @@ class ConfigWidget:
 
     def build(self):
         """``make_config(preset, **values())`` for the settings on screen (also kept in ``.config``)."""
-        from grpo_helpers.config import make_config
-
-        self.config = make_config(self.preset.value, hardware=self.hardware, bitsandbytes=self.bitsandbytes, **self.values())
+        self.config = make_config(self.preset.value, hardware=self.hardware, **self.values())
         return self.config
 
     def refresh(self) -> None:
-        import warnings
-
-        from grpo_helpers.config import PRESETS, ConfigWarning, batch_arithmetic, explain
-
         if self._loading:
             return
         settings = {**PRESETS[self.preset.value], **self.values()}
@@ -216,31 +186,24 @@ class ConfigWidget:
             return
         self.result.value = "Built: <code>panel.config</code> holds it."
 
-    def _ipython_display_(self):
-        from IPython.display import display
 
-        display(self.box)
-
-
-def config_widget(preset: str | None = None, hardware=None, **kwargs) -> ConfigWidget:
-    """Make the configurator; the last expression of a notebook cell displays it."""
-    return ConfigWidget(preset=preset, hardware=hardware, **kwargs)
+config_widget = ConfigWidget  # the name notebook 05 calls
 
 
 # ---- completion_browser
 
-MAX_CHARS = 1500
+MAX_CHARS = 1500  # of a prompt or a completion; the rest is counted, not shown
 
 
-def _cut(text: str, max_chars: int) -> str:
-    return text if len(text) <= max_chars else text[:max_chars] + f" ... [{len(text) - max_chars} more characters]"
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[:MAX_CHARS] + f" ... [{len(text) - MAX_CHARS} more characters]"
 
 
 def _fmt(score) -> str:
     return "None" if score is None else f"{score:.3g}"
 
 
-def render_html(records: list[Completion], reward_names: list[str], max_chars: int = MAX_CHARS) -> str:
+def render_html(records: list[Completion], reward_names: list[str]) -> str:
     """HTML for ``records``: grouped by prompt, a table row per completion with its scores and advantage."""
     if not records:
         return "<i>No completions match: widen the score range or pick another step.</i>"
@@ -255,7 +218,7 @@ def render_html(records: list[Completion], reward_names: list[str], max_chars: i
             parts.append(
                 f"<div style='margin-top:10px'><b>Step {record.step}, prompt {record.group + 1}</b></div>"
                 f"<pre style='white-space:pre-wrap;background:var(--jp-layout-color2, #f4f4f4);color:inherit;padding:4px;margin:2px 0'>"
-                f"{html.escape(_cut(record.prompt, max_chars))}</pre>"
+                f"{html.escape(_cut(record.prompt))}</pre>"
                 f"<table style='border-collapse:collapse;font-size:90%'><tr><th>#</th><th>completion</th>{head}</tr>"
             )
         scores = "".join(f"<td {cell}>{_fmt(record.rewards.get(name))}</td>" for name in names)
@@ -263,29 +226,29 @@ def render_html(records: list[Completion], reward_names: list[str], max_chars: i
                  if record.advantage < 0 else "var(--jp-ui-font-color2, #555)")
         parts.append(
             f"<tr><td {cell}>{record.index + 1}</td>"
-            f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion, max_chars))}</pre></td>"
+            f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion))}</pre></td>"
             f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td><td {cell[:-1]};color:{color}'>{record.advantage:+.3f}</td></tr>"
         )
     return "".join(parts) + "</table>"
 
 
-class CompletionBrowser:
-    """The browser over a ``CompletionRecorder``: ``select(step=..., reward=..., low=..., high=...)``
-    sets the filters as a learner would; ``shown`` is the list of completions on display."""
+class CompletionBrowser(_Widget):
+    """Each logged step's prompts with their G completions, every reward's score and the group-relative
+    advantage, from a ``CompletionRecorder`` (what TRL saves with ``log_completions=True``); shown before
+    ``trainer.train()``, it follows the run. ``select(step=..., reward=..., low=..., high=...)`` sets the
+    filters as a learner would; ``shown`` is the list of completions on display."""
 
-    def __init__(self, recorder: CompletionRecorder, follow: bool = True, max_chars: int = MAX_CHARS):
-        import ipywidgets as widgets
-
+    def __init__(self, recorder: CompletionRecorder):
         if not isinstance(recorder, CompletionRecorder):
             raise TypeError(f"completion_browser needs the recorder from record_completions(trainer), got {type(recorder).__name__}")
-        self.recorder, self.max_chars, self.shown, self._updating = recorder, max_chars, [], False
+        self.recorder, self.shown, self._updating = recorder, [], False
         style, width = {"description_width": "initial"}, lambda w: widgets.Layout(width=w)
         self.step = widgets.Dropdown(description="step", style=style, layout=width("160px"))
         self.reward = widgets.Dropdown(options=recorder.reward_names(), value=TOTAL, description="filter by", style=style,
                                        layout=width("260px"))
         self.low = widgets.FloatText(description="score from", style=style, layout=width("170px"))
         self.high = widgets.FloatText(description="to", style=style, layout=width("120px"))
-        self.follow = widgets.Checkbox(value=follow, description="follow the run", indent=False)
+        self.follow = widgets.Checkbox(value=True, description="follow the run", indent=False)
         self.summary, self.table = widgets.HTML(), widgets.HTML()
         self.box = widgets.VBox([widgets.HBox([self.step, self.reward, self.low, self.high, self.follow]), self.summary, self.table])
         self._refresh_steps()
@@ -328,7 +291,7 @@ class CompletionBrowser:
             f"score in [{self.low.value:.3g}, {self.high.value:.3g}]. Advantage = (reward - group mean) / group std: "
             "positive completions are made more likely."
         )
-        self.table.value = render_html(self.shown, self.recorder.reward_names(), self.max_chars)
+        self.table.value = render_html(self.shown, self.recorder.reward_names())
 
     def select(self, step: int | None = None, reward: str | None = None, low: float | None = None,
                high: float | None = None) -> list[Completion]:
@@ -360,12 +323,5 @@ class CompletionBrowser:
         if self.step.value == before:  # otherwise the step observer has refreshed already
             self.refresh()
 
-    def _ipython_display_(self):
-        from IPython.display import display
 
-        display(self.box)
-
-
-def completion_browser(recorder: CompletionRecorder, follow: bool = True, max_chars: int = MAX_CHARS) -> CompletionBrowser:
-    """The browser over ``recorder``; the last expression of a notebook cell displays it."""
-    return CompletionBrowser(recorder, follow=follow, max_chars=max_chars)
+completion_browser = CompletionBrowser  # the name notebook 06 calls

@@ -144,8 +144,6 @@ def test_bad_arguments_say_what_to_change():
         LiveRewardDashboard(window=0, mode="headless")
     with pytest.raises(ValueError, match="every_seconds"):
         LiveRewardDashboard(every_seconds=-1, mode="headless")
-    with pytest.raises(TypeError, match="kl_limit"):
-        LiveRewardDashboard(health={"kl_max": 0.5}, mode="headless")
 
 
 def test_every_panel_has_a_title_and_axis_labels_with_units():
