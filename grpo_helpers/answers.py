@@ -1,12 +1,10 @@
 """Final answers: read them from GSM8K solutions (``extract_gsm8k_answer``) and from completions
-(``extract_answer``, or ``extract_all_answers`` to see a completion that hedges), and compare them
-(``answers_match``).
+(``extract_answer``, or ``extract_all_answers`` to see a completion that hedges), and compare them (``answers_match``).
 
-Plain numbers are compared exactly, as fractions; anything else goes to math-verify, the library
-TRL's ``accuracy_reward`` uses. Differences from math-verify alone (tested in
-``tests/test_answers.py``): ``"−3"`` (a unicode minus) equals ``"-3"`` here; ``"0.333"`` is not
-``"1/3"``; ``"3,5"`` is read by math-verify as 3.5; ``"5%"`` equals both ``"0.05"`` and ``"5"``;
-answers over ``MATH_VERIFY_MAX_CHARS`` characters never match.
+Plain numbers are compared exactly, as fractions; anything else goes to math-verify, the library TRL's
+``accuracy_reward`` uses. Differences from math-verify alone (tested in ``tests/test_answers.py``): ``"−3"`` (a
+unicode minus) equals ``"-3"`` here; ``"0.333"`` is not ``"1/3"``; ``"3,5"`` is read by math-verify as 3.5;
+``"5%"`` equals both ``"0.05"`` and ``"5"``; answers over ``MATH_VERIFY_MAX_CHARS`` characters never match.
 """
 
 from __future__ import annotations
@@ -19,10 +17,8 @@ from fractions import Fraction
 ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 HASHES_RE = re.compile(r"####[ \t]*([^\n<]*)")
 BOXED_RE = re.compile(r"\\boxed\s*\{")
-PHRASE_RE = re.compile(
-    r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*(?P<ans>[-−$€£]*\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)",
-    re.IGNORECASE,
-)
+PHRASE_RE = re.compile(r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*"
+                       r"(?P<ans>[-−$€£]*\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)", re.IGNORECASE)
 
 # Unicode minus signs and dashes a model or a copy-paste may produce instead of "-".
 _MINUS = str.maketrans(dict.fromkeys("\u2212\u2013\u2012\ufe63\uff0d", "-"))
@@ -44,10 +40,8 @@ def _clean(text: str) -> str:
 
 
 def parse_number(text) -> Fraction | None:
-    """The exact value of a plain number (``"$1,000"``, ``"−3"``, ``"18.00"``, ``"1/2"``), else None.
-
-    Only whole strings that are numbers count: ``"42 apples"`` is None here (math-verify reads it).
-    """
+    """The exact value of a plain number (``"$1,000"``, ``"−3"``, ``"18.00"``, ``"1/2"``), else None: only whole
+    strings that are numbers count (``"42 apples"`` is None here; math-verify reads it)."""
     if text is None:
         return None
     cleaned = _clean(text)
@@ -88,10 +82,8 @@ def extract_gsm8k_answer(solution: str) -> str:
     if not isinstance(solution, str):
         raise TypeError(f"extract_gsm8k_answer expects the solution text (a str), got {type(solution).__name__}")
     if "####" not in solution:
-        raise ValueError(
-            "This is not a GSM8K reference solution: it has no '####' line. Pass the dataset's `answer` "
-            f"column (a solution ending in '#### <number>'), not {solution[:80]!r}"
-        )
+        raise ValueError("This is not a GSM8K reference solution: it has no '####' line. Pass the dataset's `answer` "
+                         f"column (a solution ending in '#### <number>'), not {solution[:80]!r}")
     answer = solution.rsplit("####", 1)[1].strip().splitlines()
     if not answer or not answer[0].strip():
         raise ValueError(f"The '####' line of this GSM8K solution is empty: {solution[-80:]!r}")
@@ -115,18 +107,14 @@ def _boxed_contents(text: str) -> list[str]:
 
 
 def extract_all_answers(completion: str) -> list[tuple[str, str]]:
-    """Every final answer marked in ``completion``, as ``(format, answer)`` pairs, in precedence order.
-
-    Formats: ``"answer_tag"``, ``"hashes"``, ``"boxed"``, ``"phrase"``; within one format, in the
-    order they appear. Empty markers (``<answer></answer>``) are skipped.
-    """
+    """Every final answer marked in ``completion``, as ``(format, answer)`` pairs, in precedence order:
+    ``"answer_tag"``, ``"hashes"``, ``"boxed"``, ``"phrase"``, each in the order they appear; empty markers
+    (``<answer></answer>``) are skipped."""
     if completion is None:
         return []
     if not isinstance(completion, str):
-        raise TypeError(
-            f"extract_answer expects the completion's text (a str), got {type(completion).__name__}; "
-            "for a conversational completion use grpo_helpers.rewards.completion_text(completion) first"
-        )
+        raise TypeError(f"extract_answer expects the completion's text (a str), got {type(completion).__name__}; "
+                        "for a conversational completion use grpo_helpers.rewards.completion_text(completion) first")
     found = [("answer_tag", a) for a in ANSWER_TAG_RE.findall(completion)]
     found += [("hashes", a) for a in HASHES_RE.findall(completion)]
     found += [("boxed", a) for a in _boxed_contents(completion)]
@@ -138,19 +126,25 @@ def extract_all_answers(completion: str) -> list[tuple[str, str]]:
 def extract_answer(completion: str) -> str | None:
     """The final answer a model wrote, or None when it marked none.
 
-    Precedence when there are several: the tutorial's ``<answer>...</answer>`` beats ``#### N``,
-    which beats ``\\boxed{N}``, which beats "The answer is N"; within one format the last one wins.
-    The answer is returned as written (stripped, without a trailing full stop); compare it with
-    ``answers_match``, which understands ``$``, thousands separators and fractions.
+    Precedence: the tutorial's ``<answer>...</answer>`` beats ``#### N``, which beats ``\\boxed{N}``, which beats
+    "The answer is N"; within one format the last one wins. It is returned as written (stripped, without a
+    trailing full stop); ``answers_match`` understands ``$``, thousands separators and fractions.
     """
     answers = extract_all_answers(completion)
     if not answers:
         return None
-    best = answers[0][0]
-    return [answer for kind, answer in answers if kind == best][-1]
+    return [answer for kind, answer in answers if kind == answers[0][0]][-1]  # the last one of the best format
 
 
-def _math_verify_match(predicted: str, reference: str) -> bool:
+def answers_match(predicted, reference) -> bool:
+    """True when ``predicted`` and ``reference`` are the same answer. Plain numbers are compared exactly ("18" =
+    "18.0" = "$18" = "18.00"; "1,000" = "1000"; "-3" = "−3"; "0.5" = "1/2"), anything else by math-verify
+    ("\\frac{1}{2}" = "0.5", "42 apples" = "42"). ``None`` or an empty string never matches."""
+    if predicted is None or reference is None or not str(predicted).strip() or not str(reference).strip():
+        return False
+    exact_predicted, exact_reference = parse_number(predicted), parse_number(reference)
+    if exact_predicted is not None and exact_reference is not None:
+        return exact_predicted == exact_reference
     from math_verify import parse, verify
 
     predicted, reference = _clean(predicted), _clean(reference)
@@ -164,18 +158,3 @@ def _math_verify_match(predicted: str, reference: str) -> bool:
         return bool(gold) and bool(target) and verify(gold, target, timeout_seconds=timeout)
     except Exception:  # math-verify raises on exotic input; an unreadable answer is not a match
         return False
-
-
-def answers_match(predicted, reference) -> bool:
-    """True when ``predicted`` and ``reference`` are the same answer.
-
-    Plain numbers are compared exactly ("18" = "18.0" = "$18" = "18.00"; "1,000" = "1000";
-    "-3" = "−3"; "0.5" = "1/2"). Anything else is compared by math-verify ("\\frac{1}{2}" = "0.5",
-    "42 apples" = "42"). ``None`` or an empty string never matches.
-    """
-    if predicted is None or reference is None or not str(predicted).strip() or not str(reference).strip():
-        return False
-    exact_predicted, exact_reference = parse_number(predicted), parse_number(reference)
-    if exact_predicted is not None and exact_reference is not None:
-        return exact_predicted == exact_reference
-    return _math_verify_match(predicted, reference)

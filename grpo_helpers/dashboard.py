@@ -1,9 +1,8 @@
 """dashboard: watch GRPO learn while ``trainer.train()`` runs (``trainer.add_callback(LiveRewardDashboard())``).
 
-In a notebook one figure of the metrics ``trl.GRPOTrainer`` logs (the same names in TRL 1.15 and 1.16)
-and the health warnings with their fix updates in place at each logging step; in a script a line per
-step is printed instead. ``check_health`` and ``panel_series`` are plain functions over
-``trainer.state.log_history``.
+In a notebook one figure of the metrics ``trl.GRPOTrainer`` logs (the same names in TRL 1.15 and 1.16) and
+the health warnings with their fix updates in place at each logging step; in a script a line per step is
+printed. ``check_health`` and ``panel_series`` are plain functions over ``trainer.state.log_history``.
 """
 
 from __future__ import annotations
@@ -27,8 +26,6 @@ from transformers import TrainerCallback
 from grpo_helpers.environment import dashboard_mode
 
 
-# ---- health
-
 @dataclass(frozen=True)
 class HealthWarning:
     """A problem seen in the log history (``step``: the last step the check looked at), with its usual fix."""
@@ -43,8 +40,7 @@ class HealthWarning:
 
 
 def training_logs(log_history) -> list[dict]:
-    """The training logging steps of ``log_history`` (dicts with a reward or a loss), in order; the
-    end-of-training summary (``train_runtime``, ``train_loss``) and eval-only logs are left out."""
+    """The logging steps of ``log_history`` with a reward or a loss: not the end-of-training summary or eval logs."""
     if not isinstance(log_history, (list, tuple)):
         raise TypeError(f"log_history must be a list of dicts such as trainer.state.log_history, got {type(log_history).__name__}")
     for index, entry in enumerate(log_history):
@@ -60,8 +56,7 @@ def number(value) -> float | None:
 
 
 def series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
-    """The (steps, values) of metric ``key`` over ``rows``; steps where it is missing are left out
-    (rows without a ``step`` key are numbered 1, 2, ...)."""
+    """The (steps, values) of metric ``key`` where it was logged (rows without ``step`` count 1, 2, ...)."""
     pairs = [(int(row.get("step", i + 1)), number(row.get(key))) for i, row in enumerate(rows)]
     pairs = [(step, value) for step, value in pairs if value is not None]
     return [s for s, _ in pairs], [v for _, v in pairs]
@@ -75,16 +70,11 @@ def _positive_int(name: str, value) -> None:
 def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, zero_std_fraction: float = 0.99,
                  kl_window: int = 3, kl_limit: float = 1.0, clipped_window: int = 5,
                  clipped_fraction: float = 0.99) -> list[HealthWarning]:
-    """The health warnings for ``log_history``; an empty list when the run looks healthy. Each
-    check looks at the last ``*_window`` logged values, so a warning goes once the run recovers.
-
-    - ``reward_flat_zero``: the total reward was 0 at each of the last ``flat_window`` steps.
-    - ``zero_std``: at least ``zero_std_fraction`` of the groups had identical rewards (zero
-      advantage: nothing to learn) at each of the last ``zero_std_window`` steps.
-    - ``kl_runaway``: the mean KL of the last ``kl_window`` steps is above ``kl_limit``.
-    - ``always_clipped``: at least ``clipped_fraction`` of the completions hit
-      ``max_completion_length`` at each of the last ``clipped_window`` steps.
-    """
+    """The health warnings for ``log_history`` (empty when the run looks healthy): ``reward_flat_zero`` (total
+    reward 0), ``zero_std`` (at least ``zero_std_fraction`` of the groups with identical rewards: zero advantage),
+    ``kl_runaway`` (mean KL above ``kl_limit``), ``always_clipped`` (at least ``clipped_fraction`` of the
+    completions cut at ``max_completion_length``). Each looks at the last ``*_window`` logging steps only, so a
+    warning goes once the run recovers."""
     for name, window in (("flat_window", flat_window), ("zero_std_window", zero_std_window),
                          ("kl_window", kl_window), ("clipped_window", clipped_window)):
         _positive_int(name, window)
@@ -126,30 +116,21 @@ def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, z
     return warnings
 
 
-# ---- the numbers behind the panels
-
-# (panel title, [(metric key, line label)]); the per-function panel is filled from the logged keys.
-PANELS = (
-    ("Total reward", [("reward", "reward")]),
-    ("Reward per function (mean)", []),
-    ("Reward std", [("reward_std", "reward_std")]),
-    ("Groups with zero reward std", [("frac_reward_zero_std", "frac_reward_zero_std")]),
-    ("KL to the reference model", [("kl", "kl")]),
-    ("Completion length (tokens)", [("completions/mean_length", "mean"), ("completions/min_length", "min"),
-                                    ("completions/max_length", "max")]),
-    ("Clipped completions (fraction)", [("completions/clipped_ratio", "clipped_ratio")]),
-    ("Loss", [("loss", "loss")]),
-    ("Learning rate", [("learning_rate", "learning_rate")]),
-)
-EMPTY_NOTES = {"KL to the reference model": "no KL logged (beta = 0: no KL term)",
-               "Reward per function (mean)": "no reward functions logged yet"}
-FRACTION_PANELS = ("Groups with zero reward std", "Clipped completions (fraction)")
-# Each panel's y axis: what is plotted, in its unit (rewards are points given by the reward functions).
-YLABELS = {"Total reward": "reward (points)", "Reward per function (mean)": "reward (points)",
-           "Reward std": "std within a group (points)", "Groups with zero reward std": "fraction of groups (0-1)",
-           "KL to the reference model": "KL (nats per token)", "Completion length (tokens)": "length (tokens)",
-           "Clipped completions (fraction)": "fraction of completions (0-1)", "Loss": "loss (GRPO objective)",
-           "Learning rate": "learning rate (per step)"}
+# Each panel: title -> (y label with its unit, [(metric key, line label)], what it shows while nothing is logged
+# (None: "not logged yet")). Rewards are in points; the per-function panel's lines come from the logged keys;
+# the "(0-1)" panels are fractions, drawn from 0 to 1.
+PANELS = {
+    "Total reward": ("reward (points)", [("reward", "reward")], None),
+    "Reward per function (mean)": ("reward (points)", [], "no reward functions logged yet"),
+    "Reward std": ("std within a group (points)", [("reward_std", "reward_std")], None),
+    "Groups with zero reward std": ("fraction of groups (0-1)", [("frac_reward_zero_std", "frac_reward_zero_std")], None),
+    "KL to the reference model": ("KL (nats per token)", [("kl", "kl")], "no KL logged (beta = 0: no KL term)"),
+    "Completion length (tokens)": ("length (tokens)", [("completions/mean_length", "mean"), ("completions/min_length", "min"),
+                                                       ("completions/max_length", "max")], None),
+    "Clipped completions (fraction)": ("fraction of completions (0-1)", [("completions/clipped_ratio", "clipped_ratio")], None),
+    "Loss": ("loss (GRPO objective)", [("loss", "loss")], None),
+    "Learning rate": ("learning rate (per step)", [("learning_rate", "learning_rate")], None),
+}
 
 
 def rolling_mean(values: list[float], window: int) -> list[float]:
@@ -165,7 +146,7 @@ def panel_series(log_history, window: int = 10) -> dict[str, dict[str, tuple[lis
     functions = dict.fromkeys(key[len("rewards/"):-len("/mean")] for row in rows for key in row
                               if key.startswith("rewards/") and key.endswith("/mean"))
     panels = {}
-    for title, metrics in PANELS:
+    for title, (_, metrics, _) in PANELS.items():
         if title == "Reward per function (mean)":
             metrics = [(f"rewards/{name}/mean", name) for name in functions]
         lines = {label: series(rows, key) for key, label in metrics}
@@ -194,8 +175,7 @@ def summary_line(row: dict, max_steps: int | None = None, mean: float | None = N
 
 
 def save_metrics(rows: list[dict], folder, warnings=()) -> tuple[Path, Path]:
-    """Write ``rows`` to ``folder/metrics.csv`` (a row per logging step) and ``folder/metrics.json``
-    (the rows and the health warnings); returns both paths."""
+    """Write ``rows`` to ``folder/metrics.csv`` (a row per logging step) and ``folder/metrics.json`` (with warnings)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = folder / "metrics.csv", folder / "metrics.json"
@@ -209,8 +189,6 @@ def save_metrics(rows: list[dict], folder, warnings=()) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
     return csv_path, json_path
 
-
-# ---- the figure
 
 def new_figure():
     """A figure (not a pyplot one, so a notebook never shows a stray copy) with a 3 x 4 grid: the
@@ -226,6 +204,7 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
     """Redraw every panel and the health panel from ``log_history``; returns the ``panel_series``."""
     panels = panel_series(log_history, window)
     for ax, (name, lines) in zip(axes, panels.items()):
+        ylabel, _, empty_note = PANELS[name]
         ax.clear()
         ax.set_title(name, fontsize=10)
         for label, (steps, values) in lines.items():
@@ -233,16 +212,16 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
             ax.plot(steps, values, "--" if dashed else "-", marker=None if dashed else ".", label=label,
                     linewidth=1 if dashed else 1.5)
         if not lines:
-            ax.text(0.5, 0.5, EMPTY_NOTES.get(name, "not logged yet"), ha="center", va="center",
+            ax.text(0.5, 0.5, empty_note or "not logged yet", ha="center", va="center",
                     transform=ax.transAxes, color="gray", fontsize=9)
             ax.set(xticks=[], yticks=[])
             continue
         ax.set_xlabel("training step", fontsize=8)
-        ax.set_ylabel(YLABELS.get(name, name), fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-        if name in FRACTION_PANELS:
+        if "(0-1)" in ylabel:
             ax.set_ylim(-0.05, 1.05)
         if len(lines) > 1:
             ax.legend(fontsize=7, loc="best")
@@ -258,8 +237,6 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
     return panels
 
 
-# ---- the callback
-
 def display_mode(mode: str = "auto") -> str:
     """``notebook`` or ``headless``: ``mode`` when given, else ``GRPO_DASHBOARD``, else ``notebook``
     inside a Jupyter kernel (JupyterLab, Colab, Kaggle, VS Code, nbmake) and ``headless`` elsewhere."""
@@ -272,15 +249,12 @@ def display_mode(mode: str = "auto") -> str:
 
 
 class LiveRewardDashboard(TrainerCallback):
-    """A ``TrainerCallback`` that plots GRPO's metrics live and saves them. ``output_dir``: where
-    ``metrics.csv``, ``metrics.json`` (at each logging step) and ``reward_dashboard.png`` (at the end)
-    go (default: the trainer's ``args.output_dir``). ``window``: logging steps in the reward's rolling mean.
-    ``mode``: ``auto``, ``notebook`` (figure updated in place) or ``headless`` (a line per step).
-    ``every_seconds``: in a notebook, redraw at most this often (the last step is always drawn).
-
-    During and after training: ``rows`` (the logged steps), ``warnings``, ``panels`` (what each
-    panel plots), ``paths`` (the files written), ``figure``.
-    """
+    """A ``TrainerCallback`` that plots GRPO's metrics live and saves them to ``output_dir`` (default: the
+    trainer's ``args.output_dir``): ``metrics.csv`` and ``metrics.json`` at each logging step,
+    ``reward_dashboard.png`` at the end. ``window``: logging steps in the reward's rolling mean. ``mode``:
+    ``auto``, ``notebook`` (figure updated in place) or ``headless`` (a line per step). ``every_seconds``: in
+    a notebook, redraw at most this often (the last step is always drawn). During and after training:
+    ``rows`` (the logged steps), ``warnings``, ``panels`` (what each panel plots), ``paths``, ``figure``."""
 
     def __init__(self, output_dir=None, window: int = 10, mode: str = "auto", every_seconds: float = 2.0):
         _positive_int("window", window)

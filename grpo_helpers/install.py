@@ -1,14 +1,13 @@
 """The install step of every notebook's first code cell: ``ensure_environment()``.
 
-On a CUDA GPU it installs the pins of ``requirements/gpu.txt`` that are missing or at another version,
-but keeps the platform's torch, pandas, matplotlib and ipywidgets (held by a constraints file while pip
-runs) when they meet ``requirements/gpu-platform.txt``: Colab pins several of these itself (its runtime
-checks pandas, its widget frontend expects ipywidgets 7), so replacing them would break the platform.
-Elsewhere it installs only what is missing from ``requirements/cpu.txt``, plus the offline model of
-``requirements/no-deps.txt`` without its dependencies (``make`` and Binder have installed it all).
-It prints the plan, then what pip changed, and says when to restart: when a package this session had
-imported was replaced. ``GRPO_INSTALL=check`` or ``check_only=True`` only prints the plan. Nothing here
-imports torch, transformers, TRL, PEFT or Unsloth, so Unsloth can still be imported first afterwards.
+On a CUDA GPU it installs the ``requirements/gpu.txt`` pins that are missing or at another version, but keeps
+the platform's torch, pandas, matplotlib and ipywidgets (held by a constraints file while pip runs) when they
+meet ``requirements/gpu-platform.txt``: Colab pins several itself (its runtime checks pandas, its widget
+frontend expects ipywidgets 7), so replacing them would break the platform. Elsewhere it installs what is
+missing from ``requirements/cpu.txt``, plus the offline model of ``requirements/no-deps.txt`` without its
+dependencies (``make`` and Binder have installed it all). It prints the plan, then what pip changed, and says
+when to restart (an imported package was replaced). ``GRPO_INSTALL=check`` or ``check_only=True`` only prints
+the plan. It imports no torch, transformers, TRL, PEFT or Unsloth, so Unsloth can still be imported first.
 """
 
 from __future__ import annotations
@@ -36,8 +35,6 @@ _NETWORK_ERRORS = (
     "Connection refused", "No route to host", "nodename nor servname", "NameResolutionError", "Failed to resolve",
 )  # fmt: skip
 
-
-# ---- the requirement files
 
 @dataclass(frozen=True)
 class Pin:
@@ -91,16 +88,9 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(numbers + [0] * (3 - len(numbers)))
 
 
-def _same_version(installed: str, pinned: str) -> bool:
-    # "2.13.0+cpu" is torch 2.13.0
-    return installed == pinned or installed.split("+", 1)[0] == pinned
-
-
 def _key(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
-
-# ---- the plan
 
 @dataclass(frozen=True)
 class Step:
@@ -133,24 +123,20 @@ class Plan:
         if self.nothing_to_install and not self.left_alone:
             return f"{self.environment}: everything is installed at the tutorial's pins."
         lines = [f"{self.environment}:"]
-        for step in self.install + self.install_without_deps:
-            lines.append(f"  install  {step.requirement:<28} {step.reason}")
-        for step in self.left_alone:
-            lines.append(f"  keep     {step.name + ' ' + step.installed:<28} {step.reason}")
+        lines += [f"  install  {step.requirement:<28} {step.reason}" for step in self.install + self.install_without_deps]
+        lines += [f"  keep     {step.name + ' ' + step.installed:<28} {step.reason}" for step in self.left_alone]
         if self.up_to_date:
             lines.append(f"  ok       {', '.join(self.up_to_date)}: at the tutorial's pins")
         return "\n".join(lines)
 
 
 def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
-    """What to install on a machine with these ``installed`` versions (a name missing from the
-    mapping, or mapped to ``None``, is not installed). Reads only the requirement files.
+    """What to install given the ``installed`` versions (a name missing or mapped to ``None`` is not installed).
 
-    Both: a pin that is missing is installed. GPU: a ``gpu.txt`` pin at another version is installed
-    too; a platform package of ``gpu-platform.txt`` is kept and held when it meets its minimum, else
-    installed at its ``gpu.txt`` pin (torch, which has none: at the range). CPU: a ``cpu.txt`` pin at
-    another version is kept and noted; the offline model of ``no-deps.txt`` is installed without deps.
-    """
+    A missing pin is installed. GPU: a ``gpu.txt`` pin at another version is installed too; a platform package of
+    ``gpu-platform.txt`` is kept and held when it meets its minimum, else installed at its ``gpu.txt`` pin (torch,
+    which has none: at the range). CPU: a ``cpu.txt`` pin at another version is kept and noted; the offline model
+    of ``no-deps.txt`` is installed without its dependencies."""
     versions = {_key(name): version for name, version in installed.items() if version}
     install, without_deps, left_alone, keep, up_to_date = [], [], [], [], []
     minimums = {_key(m.name): m for m in read_minimums()} if gpu else {}
@@ -161,7 +147,7 @@ def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
             continue
         if version is None:
             install.append(Step(pin.name, None, str(pin), "missing"))
-        elif _same_version(version, pin.version):
+        elif pin.version in (version, version.split("+", 1)[0]):  # "2.13.0+cpu" is torch 2.13.0
             up_to_date.append(pin.name)
         elif gpu:
             install.append(Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}"))
@@ -183,8 +169,6 @@ def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
     environment = "GPU environment (Unsloth)" if gpu else "CPU environment"
     return Plan(environment, tuple(install), tuple(without_deps), tuple(left_alone), tuple(keep), tuple(up_to_date))
 
-
-# ---- this machine
 
 def installed_version(name: str) -> str | None:
     try:
@@ -224,9 +208,8 @@ class InstallError(RuntimeError):
 
 
 def _pip(requirements: list[str], options: tuple[str, ...] = ()) -> None:
-    """``pip install OPTIONS REQUIREMENTS``, its output shown in the notebook (a subprocess's own
-    output would go to the kernel's terminal in Jupyter); ``InstallError`` saying what to do when
-    it fails."""
+    """``pip install OPTIONS REQUIREMENTS``, its output shown in the notebook (a subprocess's own output would
+    go to the kernel's terminal in Jupyter); ``InstallError`` saying what to do when it fails."""
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options, *requirements]
     print("$ pip install", " ".join([*options, *requirements]), flush=True)
     output = []
@@ -261,14 +244,11 @@ def _what_to_do(offline: bool) -> str:
 
 
 def ensure_environment(check_only: bool | None = None) -> None:
-    """Install what this machine is missing for the tutorial, and say what it did.
-
-    ``check_only=True`` (default: ``GRPO_INSTALL=check``) prints the plan and installs nothing.
-    """
+    """Install what this machine is missing for the tutorial, and say what it did; ``check_only=True`` (default:
+    ``GRPO_INSTALL=check``) prints the plan and installs nothing."""
     if check_only is None:
         check_only = install_mode() == "check"
-    gpu = cuda_available()
-    plan = plan_install(gpu)
+    plan = plan_install(cuda_available())
     print(plan.describe(), flush=True)
     if plan.nothing_to_install:
         print("Nothing to install.")
@@ -309,8 +289,6 @@ def _report(before: dict[str, str], after: dict[str, str], planned: set[str]) ->
     one = len(replaced) == 1
     how = {"colab": "Runtime > Restart session", "kaggle": "Run > Restart & clear cell outputs"}.get(
         detect_platform(), "Kernel > Restart Kernel")
-    print(
-        f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
-        f"{'has' if one else 'have'} been replaced. Restart ({how}), then run the notebook from the top: "
-        "this cell will then find everything installed."
-    )
+    print(f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
+          f"{'has' if one else 'have'} been replaced. Restart ({how}), then run the notebook from the top: "
+          "this cell will then find everything installed.")

@@ -1,11 +1,9 @@
 """The tutorial's reward functions (notebook 03), and a check to run on them before training.
 
-TRL's ``GRPOTrainer`` calls every reward function with the keyword arguments ``prompts``,
-``completions`` and ``completion_ids``, plus one keyword argument per dataset column other than
-``prompt`` (the column ``ground_truth`` arrives as ``ground_truth=[...]``, one value per
-completion), plus ``trainer_state``, ``log_extra`` and ``log_metric``; so every reward ends with
-``**kwargs``. A completion is a string for string prompts and a list of messages
-(``[{"role": "assistant", "content": "..."}]``) for chat prompts; ``completion_text`` reads both.
+TRL's ``GRPOTrainer`` calls every reward with ``prompts``, ``completions``, ``completion_ids``,
+``trainer_state``, ``log_extra``, ``log_metric`` and one keyword argument per dataset column but ``prompt``
+(``ground_truth=[...]``, a value per completion), so every reward ends with ``**kwargs``. A completion is a
+string for string prompts, a list of messages for chat prompts; ``completion_text`` reads both.
 
 Scales (the logged ``rewards/<name>/mean`` reads in these units; the total is their sum):
 
@@ -20,9 +18,8 @@ Scales (the logged ``rewards/<name>/mean`` reads in these units; the total is th
 Correctness dominates on purpose: a completion that games every format reward but is wrong
 scores at most 1.25; a right one in the right format scores 3.25.
 
-``check_reward_functions`` calls each reward as GRPOTrainer does and reports, with the fix, what
-TRL says late or cryptically: a missing dataset column, a reward that raises (on chat
-completions, say), a result that is not one finite number per completion.
+``check_reward_functions`` calls each reward as GRPOTrainer does and reports, with the fix, what TRL says
+late or cryptically: a missing column, a reward that raises, a result that is not one finite number per completion.
 """
 
 from __future__ import annotations
@@ -76,9 +73,8 @@ def completion_text(completion) -> str:
 def correctness_reward(prompts, completions, ground_truth, **kwargs) -> list[float]:
     """2.0 for the right answer in ``<answer>`` tags, 1.0 for the right answer in another format, else 0.
 
-    Half credit keeps the signal of a small model that gets the number right but writes "The
-    answer is 18"; the tags still pay more. Several different final answers earn nothing (else
-    listing guesses would win). ``ground_truth`` is the dataset column of that name.
+    Half credit keeps the signal of a small model that writes "The answer is 18"; the tags still pay more.
+    Several different final answers earn nothing (else listing guesses would win).
     """
     if len(ground_truth) != len(completions):
         raise ValueError(
@@ -86,15 +82,11 @@ def correctness_reward(prompts, completions, ground_truth, **kwargs) -> list[flo
             "TRL repeats each column once per completion; pass one reference answer per completion.")
     rewards = []
     for completion, reference in zip(completions, ground_truth):
-        answers = extract_all_answers(completion_text(completion))
-        distinct = []
-        for _, answer in answers:
-            if not any(answers_match(answer, seen) for seen in distinct):
-                distinct.append(answer)
-        if len(distinct) != 1 or not answers_match(distinct[0], str(reference)):
-            rewards.append(0.0)
-        else:
-            rewards.append(2.0 if answers[0][0] == "answer_tag" else 1.0)
+        found = extract_all_answers(completion_text(completion))
+        answers = [answer for _, answer in found]
+        one_answer = bool(answers) and all(answers_match(answer, answers[0]) for answer in answers[1:])
+        right = one_answer and answers_match(answers[0], str(reference))
+        rewards.append((2.0 if found[0][0] == "answer_tag" else 1.0) if right else 0.0)
     return rewards
 
 
@@ -123,19 +115,14 @@ def soft_format_reward(prompts, completions, **kwargs) -> list[float]:
 def integer_answer_reward(prompts, completions, **kwargs) -> list[float]:
     """0.25 when the final answer (any recognised format) is a whole number, right or wrong
     ("18.0" and "$1,000" count; "18.5", "x" and no answer do not)."""
-    rewards = []
-    for text in map(completion_text, completions):
-        value = parse_number(extract_answer(text))
-        rewards.append(0.25 if value is not None and value.denominator == 1 else 0.0)
-    return rewards
+    values = [parse_number(extract_answer(completion_text(completion))) for completion in completions]
+    return [0.25 if value is not None and value.denominator == 1 else 0.0 for value in values]
 
 
 def make_overlong_penalty(max_completion_length: int, soft_cache: int | None = None, max_penalty: float = 0.5):
-    """DAPO's soft overlong punishment: 0 for short completions, then down linearly to ``-max_penalty``
-    over the last ``soft_cache`` tokens before ``max_completion_length`` (GRPOConfig's value).
-
-    Lengths come from TRL's ``completion_ids``; called by hand without them, 4 characters = 1 token.
-    """
+    """DAPO's soft overlong punishment: 0 for short completions, then down linearly to ``-max_penalty`` over the
+    last ``soft_cache`` tokens before ``max_completion_length`` (GRPOConfig's value). Lengths come from TRL's
+    ``completion_ids``; called by hand without them, 4 characters = 1 token."""
     if not isinstance(max_completion_length, int) or max_completion_length <= 0:
         raise ValueError(f"max_completion_length must be a positive int (GRPOConfig's value), got {max_completion_length!r}")
     soft_cache = max_completion_length // 4 if soft_cache is None else soft_cache
@@ -144,10 +131,8 @@ def make_overlong_penalty(max_completion_length: int, soft_cache: int | None = N
     start = max_completion_length - soft_cache
 
     def overlong_penalty(prompts, completions, completion_ids=None, **kwargs) -> list[float]:
-        if completion_ids is not None:
-            lengths = [len(ids) for ids in completion_ids]
-        else:
-            lengths = [len(completion_text(c)) // 4 for c in completions]
+        lengths = ([len(ids) for ids in completion_ids] if completion_ids is not None
+                   else [len(completion_text(c)) // 4 for c in completions])
         return [0.0 - max_penalty * min(1.0, max(0, n - start) / soft_cache) for n in lengths]  # "0.0 -": never -0.0
 
     overlong_penalty.__doc__ = f"0 up to {start} completion tokens, then down to -{max_penalty} at {max_completion_length}."
@@ -166,8 +151,6 @@ def score_completion(completion, ground_truth, reward_funcs, prompt="", **column
             func(prompts=[prompt], completions=[completion], ground_truth=[ground_truth], **columns)[0] for func in reward_funcs}
 
 
-# ---- check_reward_functions
-
 # Keyword arguments GRPOTrainer passes besides the dataset columns.
 TRAINER_KWARGS = ("prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric")
 
@@ -182,16 +165,6 @@ def sample_completions(prompt, reference=None) -> list:
     texts = [f"Let me work it out step by step.\n{format_answer(answer)}", f"I think it is this.\n{format_answer('-1')}",
              f"The answer is {answer}.", ""]
     return texts if isinstance(prompt, str) else [[{"role": "assistant", "content": text}] for text in texts]
-
-
-def _missing_columns(func, columns) -> list[str]:
-    """Required arguments that are neither something GRPOTrainer passes nor a dataset column."""
-    try:
-        parameters = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return []
-    return [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.default is p.empty and p.name not in TRAINER_KWARGS and p.name not in columns]
 
 
 def _bad_value(value) -> str | None:
@@ -212,21 +185,19 @@ def _short(value, width=120) -> str:
 
 
 def check_reward_functions(reward_funcs, dataset, completions=None, n_rows: int = 2, raise_on_error: bool = True) -> list[str]:
-    """Call each reward function as GRPOTrainer would, on ``n_rows`` rows of ``dataset``.
-
-    ``completions``: the completions to score for every row (default: ``sample_completions``).
-    Returns the problems (empty when all is well); with ``raise_on_error`` any problem raises
-    ``RewardFunctionError`` listing them all. Reward models (a model id or object) are skipped.
-    """
+    """Call each reward function as GRPOTrainer would, on ``n_rows`` rows of ``dataset`` with ``completions`` for
+    each row (default: ``sample_completions``). Returns the problems (empty when all is well); with ``raise_on_error``
+    any problem raises ``RewardFunctionError`` listing them all. Reward models (a model id or object) are skipped."""
     reward_funcs = [reward_funcs] if callable(reward_funcs) else list(reward_funcs)
     columns = list(dataset.column_names)
     if "prompt" not in columns:
         raise RewardFunctionError(f"The dataset has no 'prompt' column (it has {columns}); GRPOTrainer needs one. "
                                   "Rename the question column: dataset.rename_column('question', 'prompt').")
+    data_columns = [column for column in columns if column != "prompt"]  # TRL passes each under its own name
     rows = list(dataset.select(range(min(n_rows, len(dataset)))))
     pairs = [(row, c) for row in rows for c in completions or sample_completions(row["prompt"], row.get("ground_truth"))]
     batch = {"prompts": [row["prompt"] for row, _ in pairs], "completions": [c for _, c in pairs]}  # TRL repeats
-    batch |= {column: [row[column] for row, _ in pairs] for column in columns if column != "prompt"}  # each row per completion
+    batch |= {column: [row[column] for row, _ in pairs] for column in data_columns}  # each row per completion
     batch |= {"completion_ids": [[0] * (len(str(c)) // 4) for _, c in pairs],  # stand-in token ids
               "trainer_state": None, "log_extra": lambda *a, **k: None, "log_metric": lambda *a, **k: None}
     n, problems = len(pairs), []
@@ -234,12 +205,18 @@ def check_reward_functions(reward_funcs, dataset, completions=None, n_rows: int 
         if isinstance(func, str) or hasattr(func, "config"):
             continue  # a reward model: TRL scores with it directly
         name = getattr(func, "__name__", type(func).__name__)
-        missing = _missing_columns(func, [c for c in columns if c != "prompt"])
+        try:
+            parameters = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):
+            parameters = []  # no signature to read: calling it below will tell
+        # required arguments that are neither something GRPOTrainer passes nor a dataset column
+        missing = [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                   and p.default is p.empty and p.name not in TRAINER_KWARGS and p.name not in data_columns]
         if missing:
             problems.append(
                 f"{name}: needs the dataset column(s) {missing}, but the dataset has {columns}. TRL passes each column "
                 "(except 'prompt') under its own name: rename the argument or the column "
-                f"(dataset.rename_column('{next((c for c in columns if c != 'prompt'), 'old')}', '{missing[0]}')).")
+                f"(dataset.rename_column('{next(iter(data_columns), 'old')}', '{missing[0]}')).")
             continue
         try:
             result = func(**batch)

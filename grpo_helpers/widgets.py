@@ -1,6 +1,5 @@
-"""widgets: the tutorial's interactive views, ``reward_playground`` (notebook 03), ``config_widget``
-(notebook 05) and ``completion_browser`` (notebook 06). Each also works from code, so a test or a
-later cell can drive it and read what it shows.
+"""widgets: the tutorial's interactive views, ``reward_playground`` (notebook 03), ``config_widget`` (notebook 05)
+and ``completion_browser`` (notebook 06). Each also works from code: a test or a later cell drives it and reads it.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ class _Widget:
     """Shows ``self.box`` when left last in a cell (with ipywidgets 7, as on Colab, and 8)."""
 
     def _ipython_display_(self):
-        from IPython.display import display
+        from IPython.display import display  # looked up at call time, so a test can stand in for it
 
         display(self.box)
 
-
-# ---- reward_playground
 
 class RewardPlayground(_Widget):
     """Every reward's score and the extracted answer for a completion, live as you type. ``examples`` maps
@@ -77,29 +74,10 @@ class RewardPlayground(_Widget):
 reward_playground = RewardPlayground  # the name notebook 03 calls
 
 
-# ---- config_widget
-
 LEARNING_RATES = (1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
 CONTROLLED = ("num_generations", "temperature", "max_completion_length", "beta", "loss_type", "learning_rate",
               "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps")  # fmt: skip
 _CAST = {"temperature": float, "beta": float, "learning_rate": float, "loss_type": str}
-
-
-def _controls() -> dict:
-    style, layout = {"description_width": "170px"}, widgets.Layout(width="440px")
-    common = {"style": style, "layout": layout, "continuous_update": False}
-    return {
-        "num_generations": widgets.IntSlider(min=2, max=32, description="num_generations", **common),
-        "temperature": widgets.FloatSlider(min=0.0, max=2.0, step=0.05, description="temperature", **common),
-        "max_completion_length": widgets.IntSlider(min=16, max=1024, step=8, description="max_completion_length", **common),
-        "beta": widgets.FloatSlider(min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common),
-        "loss_type": widgets.Dropdown(options=accepted_loss_types(), description="loss_type", style=style, layout=layout),
-        "learning_rate": widgets.SelectionSlider(options=[(f"{lr:g}", lr) for lr in LEARNING_RATES],
-                                                 description="learning_rate", **common),
-        "per_device_train_batch_size": widgets.IntSlider(min=1, max=64, description="per_device_batch", **common),
-        "gradient_accumulation_steps": widgets.IntSlider(min=1, max=16, description="grad_accumulation", **common),
-        "max_steps": widgets.IntSlider(min=1, max=1000, description="max_steps", **common),
-    }
 
 
 class ConfigWidget(_Widget):
@@ -108,8 +86,21 @@ class ConfigWidget(_Widget):
 
     def __init__(self, preset: str | None = None, hardware=None):
         self.hardware, self.config = hardware or detect_hardware(), None
-        self.preset = widgets.Dropdown(options=PRESET_NAMES, description="preset", style={"description_width": "170px"})
-        self.controls = _controls()
+        style, layout = {"description_width": "170px"}, widgets.Layout(width="440px")
+        common = {"style": style, "layout": layout, "continuous_update": False}
+        self.preset = widgets.Dropdown(options=PRESET_NAMES, description="preset", style=style)
+        self.controls = {
+            "num_generations": widgets.IntSlider(min=2, max=32, description="num_generations", **common),
+            "temperature": widgets.FloatSlider(min=0.0, max=2.0, step=0.05, description="temperature", **common),
+            "max_completion_length": widgets.IntSlider(min=16, max=1024, step=8, description="max_completion_length", **common),
+            "beta": widgets.FloatSlider(min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common),
+            "loss_type": widgets.Dropdown(options=accepted_loss_types(), description="loss_type", style=style, layout=layout),
+            "learning_rate": widgets.SelectionSlider(options=[(f"{lr:g}", lr) for lr in LEARNING_RATES],
+                                                     description="learning_rate", **common),
+            "per_device_train_batch_size": widgets.IntSlider(min=1, max=64, description="per_device_batch", **common),
+            "gradient_accumulation_steps": widgets.IntSlider(min=1, max=16, description="grad_accumulation", **common),
+            "max_steps": widgets.IntSlider(min=1, max=1000, description="max_steps", **common),
+        }
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
         self.messages, self.result = widgets.HTML(), widgets.HTML()
         self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check",
@@ -189,8 +180,6 @@ class ConfigWidget(_Widget):
 
 config_widget = ConfigWidget  # the name notebook 05 calls
 
-
-# ---- completion_browser
 
 MAX_CHARS = 1500  # of a prompt or a completion; the rest is counted, not shown
 

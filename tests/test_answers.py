@@ -5,7 +5,6 @@ import re
 import pytest
 
 from grpo_helpers.answers import (
-    _math_verify_match,
     answers_match,
     extract_all_answers,
     extract_answer,
@@ -123,8 +122,9 @@ def test_the_hand_parser_is_exact_and_strict():
 
 def test_math_verify_path_and_its_known_differences():
     # where the hand parser does not apply, math-verify decides
-    assert _math_verify_match("\\frac{3}{4}", "0.75")
-    assert _math_verify_match("5%", "0.05")  # math-verify knows percentages
+    assert parse_number("\\frac{3}{4}") is None and parse_number("5%") is None
+    assert answers_match("\\frac{3}{4}", "0.75")
+    assert answers_match("5%", "0.05")  # math-verify knows percentages
     # math-verify alone does not read a unicode minus; answers_match cleans it first
     from math_verify import parse
 

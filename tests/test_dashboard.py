@@ -156,6 +156,6 @@ def test_every_panel_has_a_title_and_axis_labels_with_units():
     figure, axes = new_figure()
     draw(figure, axes, history, title="GRPO training: step 3 of 3")
     assert figure.get_suptitle()
-    for ax, (title, _) in zip(axes, PANELS):
+    for ax, title in zip(axes, PANELS):
         assert ax.get_title() == title and ax.get_xlabel() == "training step"
         assert "(" in ax.get_ylabel() and ax.get_ylabel().endswith(")"), f"{title}: the y axis needs a label with its unit"
