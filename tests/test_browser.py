@@ -40,6 +40,7 @@ NOTEBOOKS = [
     "03_reward_functions.ipynb",
     "05_configure_grpo.ipynb",
     "06_train_and_save.ipynb",
+    "08_grpo_from_scratch.ipynb",
 ]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -320,9 +321,23 @@ def check_training(page, watched: dict):
     return {"dashboard": train, "completion-browser": browser}
 
 
+def check_advantage_explorer(page):
+    cell = cell_with(page, "advantage_explorer(")
+    text, table = cell.locator(".widget-text input"), cell.locator(".widget-html").last
+    assert text.count() == 1 and table.locator("table").count() == 1, "the explorer's reward box and table are not shown"
+    text.fill("0, 0, 0, 2")  # mean 0.5, std 1: advantages -0.5 and +1.5 under "group"
+    wait_text(table, lambda t: "+1.500" in t and "-0.500" in t, "the advantages did not follow the rewards")
+    text.fill("1, 1, 1, 1")  # a flat group: every advantage 0
+    wait_text(table, lambda t: "+1.500" not in t and "+0.000" in t, "a flat group did not give advantages of 0")
+    text.fill("0, 0, 0, 2 | 1, 1, 1, 1")  # the screenshot shows two groups, one of them flat
+    wait_text(table, lambda t: "+1.500" in t, "two groups were not shown")
+    return {"advantage-explorer": cell}
+
+
 CHECKS = {
     "03_reward_functions.ipynb": check_reward_playground,
     "05_configure_grpo.ipynb": check_config_widget,
+    "08_grpo_from_scratch.ipynb": check_advantage_explorer,
 }
 
 
