@@ -70,6 +70,7 @@ run: $(STAMP)
 		mv runs/latest runs/latest.moved-$(RUN_ID); echo "runs/latest was a folder: moved to runs/latest.moved-$(RUN_ID)"; fi
 	ln -sfn $(RUN_ID) runs/latest
 	@echo "Wall clock per notebook (seconds):"; cat runs/$(RUN_ID)/timings.txt
+	@awk '{total += $$2} END {print "total " total " s"}' runs/$(RUN_ID)/timings.txt
 	@echo "Executed notebooks and their outputs: runs/$(RUN_ID)/"
 
 lab: $(STAMP)

@@ -1,18 +1,25 @@
-"""CPU learning benchmark: does GRPO with the ``quick_cpu`` preset visibly learn on a laptop CPU,
-and how fast?
+"""CPU learning benchmark: does GRPO make SmolLM2-135M more *correct* on a laptop CPU in about ten
+minutes of training, and does format priming (a short SFT run first) help?
 
-    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1
+    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1                 # the curriculum, no priming
+    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1 --prime 32      # the same after format priming
+    .venv/bin/python benchmarks/cpu_table.py                                # the tables of docs/benchmarks.md
 
-For each seed: load the offline default model (SmolLM2-135M-Instruct) in float32, add LoRA,
-evaluate it on held-out GSM8K test problems, train with ``make_config("quick_cpu")`` and the
-tutorial's reward functions on easy GSM8K train problems, evaluate again. Writes, under
-``benchmarks/results/seed<N>/``: ``reward_curve.csv`` and ``reward_curve.png`` (total reward and
-each reward function per step), the dashboard's ``metrics.csv``/``reward_dashboard.png``, and
-``summary.json``: wall-clock, seconds per step, generated tokens per second, mean total reward
-of the first and last quarter of steps, held-out format rate and accuracy before and after.
+For each seed: load the offline default model (SmolLM2-135M-Instruct) in float32 and add LoRA;
+measure the base model (adapters off): greedy accuracy with its 95% Wilson interval and format
+rate on ``--eval-problems`` held-out GSM8K **test** problems and on ``--task-eval-problems``
+held-out generated word problems (``grpo_helpers.arithmetic``, seeds never trained on), and pass@k
+(``--k`` samples at the training temperature) on the first ``--passk-problems`` of those (one-step); with
+``--prime N``, train the adapters with TRL's ``SFTTrainer`` on N easy GSM8K train solutions
+rewritten in the answer format, and measure again; train with GRPO (``make_config(--preset)``, the
+tutorial's rewards) on ``--task``: ``curriculum`` (one-step, then two-step generated problems, then
+easy GSM8K problems, in that order) or ``gsm8k`` (easy GSM8K train problems, as before); measure
+again. Writes ``benchmarks/results/seed<N>[-primed]/``: ``reward_curve.csv``/``.png`` (every reward
+per step), the dashboard's files, and ``summary.json`` (the correctness reward's first- and
+last-quarter means, the share of groups whose correctness scores were all equal, every evaluation
+with its interval, pass@k before/after, wall clock and load average).
 
-``--set name=value`` overrides a GRPOConfig field (to try other settings); the summary records
-every override, so a run with overrides is never mistaken for the preset's.
+``--set name=value`` overrides a GRPOConfig field; the summary records every override.
 """
 
 from __future__ import annotations
@@ -26,16 +33,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from learning_summary import learning_numbers, step_logs, write_curve, write_summary  # noqa: E402
+from learning_summary import (  # noqa: E402
+    correctness_numbers, eval_numbers, learning_numbers, passk_numbers, step_logs, tracked_rewards, write_curve,
+    write_summary,
+)
 from package_versions import package_versions  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
 from step_timing import timed_generation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-# tutorial: the tutorial's training prompt (system prompt, the worked example turn, the question);
-# instruction-only: the same without the worked example.
-PROMPTS = ("tutorial", "instruction-only")
+TASKS = ("curriculum", "gsm8k")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
+HELD_OUT_SEED = 1000  # generated held-out problems use seed + 1000: never the training problems
 
 
 def parse_args(argv=None):
@@ -44,13 +53,18 @@ def parse_args(argv=None):
     parser.add_argument("--preset", default="quick_cpu")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
                         help="torch threads (default: every core; on a machine busy with other work, 1 is faster)")
-    parser.add_argument("--train-problems", type=int, default=200, help="easy GSM8K train problems to sample prompts from")
+    parser.add_argument("--task", choices=TASKS, default="curriculum")
+    parser.add_argument("--curriculum", type=int, nargs=3, default=[16, 8, 4], metavar=("ONE", "TWO", "GSM8K"),
+                        help="one-step, two-step and easy GSM8K problems, in that order (14 steps x 2 prompts = 28)")
+    parser.add_argument("--train-problems", type=int, default=200, help="--task gsm8k: easy GSM8K train problems")
     parser.add_argument("--max-solution-steps", type=int, default=2,
-                        help="keep train problems whose reference solution has at most this many lines before '####'")
-    parser.add_argument("--eval-problems", type=int, default=16, help="held-out GSM8K test problems, evaluated before and after")
-    parser.add_argument("--prompt", choices=PROMPTS, default="tutorial",
-                        help="tutorial: the notebooks' prompt (system prompt, worked example turn, question); "
-                             "instruction-only: without the worked example")
+                        help="easy GSM8K: reference solutions of at most this many lines before '####'")
+    parser.add_argument("--eval-problems", type=int, default=64, help="held-out GSM8K test problems (greedy)")
+    parser.add_argument("--task-eval-problems", type=int, default=64, help="held-out generated problems (greedy), half two-step")
+    parser.add_argument("--passk-problems", type=int, default=16, help="held-out generated problems for pass@k")
+    parser.add_argument("--k", type=int, default=4, help="samples per problem for pass@k (default: the preset's group size)")
+    parser.add_argument("--prime", type=int, default=0, help="format priming: SFT on this many GSM8K solutions first (0: none)")
+    parser.add_argument("--prime-steps", type=int, default=8, help="SFT steps of batch 4")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
@@ -58,43 +72,81 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def worked_example(prompt: str):
-    """The worked example ``prompt`` shows: the tutorial's, or ``None`` for ``instruction-only``."""
-    from grpo_helpers.gsm8k import WORKED_EXAMPLE
-
-    return WORKED_EXAMPLE if prompt == "tutorial" else None
-
-
-def chat_prompt(question: str, prompt: str) -> list[dict]:
-    """The chat messages for ``question``: the tutorial's training prompt, without its worked
-    example when ``prompt`` is ``instruction-only``."""
-    from grpo_helpers.gsm8k import training_prompt
-
-    return training_prompt(question, worked_example=worked_example(prompt))
-
-
-def easy_train_set(n: int, max_steps: int, seed: int, prompt: str):
-    """``n`` GSM8K train problems whose reference solution takes at most ``max_steps`` lines,
-    sampled with ``seed``, as chat prompts (``format_chat``: ``prompt``, ``ground_truth``)."""
+def easy_gsm8k(n: int, max_lines: int, seed: int):
+    """``n`` GSM8K train problems whose solution has at most ``max_lines`` lines, shuffled with ``seed``."""
     from grpo_helpers.gsm8k import load_gsm8k
+
+    easy = load_gsm8k("train").filter(lambda row: row["answer"].count("\n") <= max_lines)
+    return easy.shuffle(seed=seed).select(range(min(n, len(easy))))
+
+
+def train_set(args, seed: int):
+    from grpo_helpers.arithmetic import curriculum
     from grpo_helpers.gsm8k import format_chat
 
-    train = load_gsm8k("train")
-    easy = train.filter(lambda row: row["answer"].count("\n") <= max_steps)
-    easy = easy.shuffle(seed=seed).select(range(min(n, len(easy))))
-    return easy.map(format_chat, fn_kwargs={"worked_example": worked_example(prompt)}, remove_columns=easy.column_names)
+    if args.task == "curriculum":
+        one, two, gsm8k = args.curriculum
+        return curriculum(one, two, gsm8k, seed=seed, max_solution_lines=args.max_solution_steps)
+    easy = easy_gsm8k(args.train_problems, args.max_solution_steps, seed)
+    return easy.map(format_chat, remove_columns=easy.column_names)
 
 
-def evaluate(model, tokenizer, n: int, max_new_tokens: int, label: str, prompt: str) -> dict:
-    from grpo_helpers.evaluation import evaluate_gsm8k
+def held_out_problems(n: int, seed: int):
+    """``n`` generated problems never trained on: the first half one-step, the rest two-step."""
+    from datasets import concatenate_datasets
 
+    from grpo_helpers.arithmetic import word_problems
+
+    parts = [word_problems(size, steps, seed + HELD_OUT_SEED) for steps, size in ((1, n - n // 2), (2, n // 2)) if size]
+    return concatenate_datasets(parts)
+
+
+def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool = True) -> dict:
+    """Greedy held-out GSM8K and generated-problem accuracy (with intervals), and pass@k at the training temperature."""
+    from grpo_helpers.evaluation import evaluate_gsm8k, sample_correct
+    from grpo_helpers.gsm8k import format_chat
+
+    tokens, numbers = config.max_completion_length, {}
+    size = max(args.task_eval_problems, args.passk_problems)
+    held_out = held_out_problems(size, seed) if size else None
+    sets = [("gsm8k_test", args.eval_problems if gsm8k else 0, None)]
+    if args.task_eval_problems:
+        sets.append(("generated", args.task_eval_problems, held_out.select(range(args.task_eval_problems))))
+    for name, n, data in sets:
+        if n:
+            started = time.perf_counter()
+            result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n, max_new_tokens=tokens,
+                                    label=f"{label} {name}", progress=False, dataset=data)
+            numbers[name] = eval_numbers(result, time.perf_counter() - started)
+    if args.passk_problems:  # the first ones: one-step problems
+        rows = held_out.select(range(args.passk_problems)).map(format_chat, remove_columns=held_out.column_names)
+        started = time.perf_counter()
+        counts = sample_correct(model, tokenizer, rows, k=args.k, temperature=config.temperature, max_new_tokens=tokens,
+                                batch_size=args.passk_problems)
+        numbers["passk_generated"] = passk_numbers(counts, args.k, time.perf_counter() - started)
+    print(f"{label}: {numbers}", flush=True)
+    return numbers
+
+
+def prime(model, tokenizer, args, seed: int, folder: Path) -> dict:
+    """Format priming: TRL's SFTTrainer on ``args.prime`` easy GSM8K train solutions in the answer format."""
+    from trl import SFTConfig, SFTTrainer
+
+    from grpo_helpers.gsm8k import sft_example
+
+    # GSM8K solutions the GRPO run never sees: another shuffle seed than the curriculum's
+    solutions = easy_gsm8k(args.prime, args.max_solution_steps, seed + HELD_OUT_SEED)
+    data = solutions.map(sft_example, remove_columns=solutions.column_names)
+    config = SFTConfig(output_dir=str(folder / "sft"), max_steps=args.prime_steps, per_device_train_batch_size=4,
+                       learning_rate=2e-4, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
+                       report_to="none", seed=seed, use_cpu=True, bf16=False, max_length=MODEL_TOKENS,
+                       gradient_checkpointing=False)  # its default on would switch off generation's KV cache
     started = time.perf_counter()
-    # One batch: on a CPU, generating 16 replies at once costs far less than two batches of 8.
-    result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n,
-                            max_new_tokens=max_new_tokens, label=label, progress=False,
-                            prompt_fn=lambda question: chat_prompt(question, prompt))
-    return {"accuracy": result.accuracy, "format_rate": result.format_rate, "problems": result.n_examples,
-            "seconds": round(time.perf_counter() - started, 1)}
+    trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    trainer.train()
+    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    return {"examples": len(data), "steps": args.prime_steps, "seconds": round(time.perf_counter() - started, 1),
+            "loss_first_last": [round(losses[0], 3), round(losses[-1], 3)] if losses else None}
 
 
 def run_seed(seed: int, args, overrides: dict) -> dict:
@@ -105,54 +157,60 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     from grpo_helpers.config import make_config
     from grpo_helpers.dashboard import LiveRewardDashboard
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
-    from grpo_helpers.rewards import tutorial_rewards
 
-    folder = args.out / f"seed{seed}"
+    folder = args.out / (f"seed{seed}" + ("-primed" if args.prime else "") + ("" if args.task == "curriculum" else f"-{args.task}"))
     folder.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     started = time.perf_counter()
     set_seed(seed)
-    config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed, **overrides)
+    # a curriculum is an order: the trainer must not shuffle it
+    config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed,
+                         **{"shuffle_dataset": args.task != "curriculum", **overrides})
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers")
     model = add_lora(model, backend="transformers", r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
-    train_dataset = easy_train_set(args.train_problems, args.max_solution_steps, seed, args.prompt)
+    train_dataset = train_set(args, seed)
 
     with model.disable_adapter():
-        before = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "base", args.prompt)
+        before = measure(model, tokenizer, args, seed, config, "base")
+    priming = primed = None
+    if args.prime:
+        priming = prime(model, tokenizer, args, seed, folder)
+        primed = measure(model, tokenizer, args, seed, config, "primed", gsm8k=False)  # format rate, generated, pass@k
+    shares: list[float] = []
     trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
-                          reward_funcs=tutorial_rewards(config.max_completion_length))
+                          reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares))
     trainer.add_callback(LiveRewardDashboard(output_dir=folder, mode="headless"))
     generation_calls = timed_generation(trainer)
     train_started = time.perf_counter()
     trainer.train()
     train_seconds = time.perf_counter() - train_started
-    after = evaluate(model, tokenizer, args.eval_problems, config.max_completion_length, "trained", args.prompt)
+    after = measure(model, tokenizer, args, seed, config, "trained")
     wall = time.perf_counter() - started
 
+    import json
+
+    (folder / "log_history.json").write_text(json.dumps({"log_history": trainer.state.log_history, "zero_std_shares": shares,
+                                                         "before": before, "primed": primed, "after": after}))
     rows = step_logs(trainer.state.log_history)
     paths = write_curve(rows, folder)
     summary = {
-        "seed": seed,
-        "preset": args.preset,
-        "overrides": overrides,
+        "seed": seed, "preset": args.preset, "overrides": overrides, "task": args.task,
+        "curriculum": args.curriculum if args.task == "curriculum" else None,
         "settings": {name: getattr(config, name) for name in (
             "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",
             "lr_scheduler_type", "loss_type", "beta", "max_steps", "mask_truncated_completions", "reward_weights",
-            "max_grad_norm")},
-        "prompt": args.prompt,
-        "lora_rank": args.lora_rank,
-        "torch_threads": torch.get_num_threads(),
-        "train_problems": len(train_dataset),
-        "max_solution_steps": args.max_solution_steps,
+            "max_grad_norm", "shuffle_dataset")},
+        "lora_rank": args.lora_rank, "torch_threads": torch.get_num_threads(), "train_problems": len(train_dataset),
         "wall_clock_seconds": round(wall, 1),
         **learning_numbers(rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)),
-        "eval_before": before,
-        "eval_after": after,
+        **correctness_numbers(rows, shares),
+        "priming": priming, "eval_before": before, "eval_primed": primed, "eval_after": after,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
         "versions": package_versions(),
         "curve": {k: str(p.relative_to(args.out)) for k, p in paths.items()},
+        "command": " ".join(sys.argv),
     }
     write_summary(summary, folder / "summary.json")
     return summary
@@ -166,11 +224,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the offline default model; never wait on the network
     overrides = parse_settings(args.overrides)
     for seed in args.seeds:
-        summary = run_seed(seed, args, overrides)
-        keys = ("wall_clock_seconds", "seconds_per_step", "generated_tokens_per_second", "reward_first_quarter",
-                "reward_last_quarter", "reward_ratio_last_to_first")
-        print(f"seed {seed}: " + ", ".join(f"{k}={summary[k]}" for k in keys))
-        print(f"  before {summary['eval_before']}  after {summary['eval_after']}", flush=True)
+        s = run_seed(seed, args, overrides)
+        print(f"seed {seed}: wall {s['wall_clock_seconds']} s, correctness reward {s['correctness_first_quarter']} -> "
+              f"{s['correctness_last_quarter']}, zero-std share {s['correctness_zero_std_share']}", flush=True)
     return 0
 
 

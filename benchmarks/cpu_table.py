@@ -1,4 +1,4 @@
-"""The CPU table of docs/benchmarks.md, from the summaries cpu_learning.py wrote.
+"""The CPU tables of docs/benchmarks.md, from the summaries cpu_learning.py wrote.
 
     .venv/bin/python benchmarks/cpu_table.py                 # benchmarks/results/seed*/summary.json
     .venv/bin/python benchmarks/cpu_table.py path/to/results
@@ -10,31 +10,50 @@ import json
 import sys
 from pathlib import Path
 
-COLUMNS = (
-    ("seed", "seed"),
-    ("wall clock (s)", "wall_clock_seconds"),
-    ("s/step", "seconds_per_step"),
-    ("generated tokens/s", "generated_tokens_per_second"),
-    ("reward, first quarter", "reward_first_quarter"),
-    ("reward, last quarter", "reward_last_quarter"),
-    ("last / first", "reward_ratio_last_to_first"),
-)
-
 
 def rows(folder: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(folder.glob("seed*/summary.json"))]
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("**/seed*/summary.json"))]
+
+
+def accuracy(result: dict | None) -> str:
+    """``6.2% [1.7-20.2%] (2/32)``: the accuracy, its 95% interval and the counts."""
+    if not result:
+        return "-"
+    low, high = result["ci95"]
+    return f"{result['accuracy']:.1%} [{low:.1%}-{high:.1%}] ({result['correct']}/{result['problems']})"
+
+
+def passk(result: dict | None) -> str:
+    if not result:
+        return "-"
+    k = result["k"]
+    return f"pass@1 {result['pass@1']:.1%}, pass@{k} {result[f'pass@{k}']:.0%}"
+
+
+def arm(s: dict) -> str:
+    task = f"curriculum {tuple(s['curriculum'])}" if s.get("curriculum") else s.get("task", "gsm8k")
+    return f"{s['seed']}, {task}, " + (f"primed ({s['priming']['examples']} solutions, {s['priming']['steps']} SFT steps)"
+                              if s.get("priming") else "not primed")
 
 
 def table(summaries: list[dict]) -> str:
-    head = [name for name, _ in COLUMNS] + ["accuracy before -> after", "format before -> after", "load average (1 min) before, after"]
+    head = ["seed, arm", "wall clock (s)", "s/step", "correctness reward, first -> last quarter",
+            "groups with zero correctness std", "held-out GSM8K before -> after", "held-out generated before -> after",
+            "pass@k generated (one-step) before -> after", "format rate (GSM8K) before -> after", "load average (1 min) before, after"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    key = "gsm8k_test"
     for s in summaries:
         before, after = s["eval_before"], s["eval_after"]
-        cells = [str(s[key]) for _, key in COLUMNS] + [
-            f"{before['accuracy']:.1%} -> {after['accuracy']:.1%} (n={after['problems']})",
-            f"{before['format_rate']:.1%} -> {after['format_rate']:.1%}",
-            f"{s['load_average_before'][0]}, {s['load_average_after'][0]}",
-        ]
+        start = s.get("eval_primed") or {}
+        cells = [arm(s), str(s["wall_clock_seconds"]), str(s["seconds_per_step"]),
+                 f"{s['correctness_first_quarter']} -> {s['correctness_last_quarter']}",
+                 f"{s['correctness_zero_std_share']:.0%}",
+                 f"{accuracy(before.get('gsm8k_test'))} -> {accuracy(after.get('gsm8k_test'))}",
+                 f"{accuracy(before.get('generated'))} -> " + (f"{accuracy(start['generated'])} (primed) -> " if start else "")
+                 + accuracy(after.get("generated")),
+                 f"{passk(before.get('passk_generated'))} -> {passk(after.get('passk_generated'))}",
+                 " -> ".join(f"{m[key]['format_rate']:.0%}" if key in m else "-" for m in (before, after)),
+                 f"{s['load_average_before'][0]}, {s['load_average_after'][0]}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -42,9 +61,9 @@ def table(summaries: list[dict]) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     folder = Path(argv[0]) if argv else Path(__file__).resolve().parent / "results"
-    summaries = rows(folder)
+    summaries = [s for s in rows(folder) if "correctness_first_quarter" in s]
     if not summaries:
-        raise SystemExit(f"no seed*/summary.json under {folder}: run benchmarks/cpu_learning.py first")
+        raise SystemExit(f"no seed*/summary.json of the current cpu_learning.py under {folder}: run it first")
     print(table(summaries))
     return 0
 

@@ -5,10 +5,14 @@ transformers when imported, so they cannot share one).
     python benchmarks/gpu_backends.py --model MODEL_FOLDER --out benchmarks/results/gpu
 
 Both runs use the same model, GSM8K prompts, the tutorial's reward functions, LoRA rank and
-GRPOConfig (``make_config(--preset)`` plus any ``--set NAME=VALUE``). For each backend it
-reports seconds per optimizer step after ``--warmup`` steps (Unsloth compiles kernels in its
-first steps), generated tokens per second during generation, the share of a step spent
-generating, and peak GPU memory; then the ratio between the backends. ``--variant`` adds runs of
+GRPOConfig (``make_config(--preset)`` plus any ``--set NAME=VALUE``). Timing is by generation
+round: with ``steps_per_generation = k x gradient_accumulation_steps`` (k = 4 on a GPU by
+default) the trainer generates once and then takes k optimizer steps, so a window of steps that
+does not hold whole rounds over- or under-counts generation. Each run takes ``--warmup-rounds``
+whole rounds (Unsloth compiles kernels in its first steps) and then ``--rounds`` timed rounds;
+for each backend it reports seconds per optimizer step (the mean over the timed rounds, and the
+slowest and fastest round: the spread), generated tokens per second during generation, the
+share of a step spent generating, and peak GPU memory; then the ratio between the backends. ``--variant`` adds runs of
 other generation settings (``--variant gen4:unsloth:steps_per_generation=4``) to find what makes
 generation faster. Writes ``<label>.json`` per run, ``summary.json`` and ``table.md``.
 
@@ -42,9 +46,8 @@ BACKEND_TITLES = {"unsloth": "Unsloth + TRL", "bitsandbytes": "transformers + bi
 
 def parse_variant(text: str) -> dict:
     """``label:backend[:name=value,...]``. Three settings are the benchmark's own:
-    ``load_in_4bit=False`` loads the model in 16 bits, ``steps`` and ``warmup`` replace
-    ``--steps``/``--warmup`` for this run (with ``steps_per_generation=4`` a warm-up of 4 steps
-    keeps whole generation rounds in the timing); every other one is a GRPOConfig field."""
+    ``load_in_4bit=False`` loads the model in 16 bits, ``rounds`` and ``warmup_rounds`` replace
+    ``--rounds``/``--warmup-rounds`` for this run; every other one is a GRPOConfig field."""
     parts = text.split(":", 2)
     if len(parts) < 2 or parts[1] not in BACKEND_NAMES:
         raise SystemExit(f"--variant expects LABEL:BACKEND[:NAME=VALUE,...] with BACKEND one of {BACKEND_NAMES}, got {text!r}")
@@ -63,8 +66,8 @@ def parse_args(argv=None):
     parser.add_argument("--preset", default="basic")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="a GRPOConfig field for every run, e.g. --set max_completion_length=256")
-    parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (default 6)")
-    parser.add_argument("--warmup", type=int, default=2, help="first steps left out of the timing (default 2)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed generation rounds per run (default 3)")
+    parser.add_argument("--warmup-rounds", type=int, default=1, help="whole rounds left out of the timing (default 1)")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--max-seq-length", type=int, default=1024)
     parser.add_argument("--timeout", type=int, default=900, help="seconds one run may take before it is stopped")
@@ -73,8 +76,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.model and not args.table:
         parser.error("--model is required (or --table FOLDER to tabulate earlier runs)")
-    if args.warmup >= args.steps:
-        parser.error(f"--warmup ({args.warmup}) must be smaller than --steps ({args.steps}): nothing would be timed")
+    if args.rounds < 1 or args.warmup_rounds < 0:
+        parser.error(f"--rounds ({args.rounds}) must be at least 1 and --warmup-rounds ({args.warmup_rounds}) at least 0")
     return args
 
 
@@ -104,8 +107,16 @@ def run_one(spec: dict) -> dict:
     from grpo_helpers.config import make_config
     from grpo_helpers.rewards import tutorial_rewards
 
-    config = make_config(spec["preset"], output_dir=str(Path(spec["out"]).with_suffix("")), max_steps=spec["steps"],
-                         save_strategy="no", seed=0, **{**spec["overrides"], **settings})
+    def build(max_steps):
+        return make_config(spec["preset"], output_dir=str(Path(spec["out"]).with_suffix("")), max_steps=max_steps,
+                           save_strategy="no", seed=0, **{**spec["overrides"], **settings})
+
+    # Optimizer steps per generation round: the trainer generates once for steps_per_generation
+    # micro-batches, that is for steps_per_generation / gradient_accumulation_steps optimizer steps.
+    probe = build(1)
+    per_round = max(1, (probe.steps_per_generation or probe.gradient_accumulation_steps) // probe.gradient_accumulation_steps)
+    warmup_steps = spec["warmup_rounds"] * per_round
+    config = build((spec["warmup_rounds"] + spec["rounds"]) * per_round)
     trainer = GRPOTrainer(model=model, args=config, train_dataset=gsm8k_prompts(), processing_class=tokenizer,
                           reward_funcs=tutorial_rewards(config.max_completion_length))
     clock = step_clock()
@@ -117,9 +128,11 @@ def run_one(spec: dict) -> dict:
     trainer.train()
 
     step_seconds = [b - a for a, b in zip(clock.ends, clock.ends[1:])]
-    timed = step_seconds[spec["warmup"]:]
-    # Generation calls after warm-up: the ones that ran after the warm-up steps had ended.
-    warm_end = clock.ends[spec["warmup"]]
+    timed = step_seconds[warmup_steps:]
+    # Seconds per optimizer step in each timed round (its generation and its per_round updates).
+    round_means = [mean(timed[i : i + per_round]) for i in range(0, len(timed), per_round)]
+    # Generation calls after warm-up: the ones that ran after the warm-up rounds had ended.
+    warm_end = clock.ends[warmup_steps]
     timed_generations = [call for call in generations if call["started"] >= warm_end]
     gen_seconds = sum(call["seconds"] for call in timed_generations)
     gen_tokens = sum(call["tokens"] for call in timed_generations)
@@ -135,6 +148,8 @@ def run_one(spec: dict) -> dict:
         "model_class": type(model).__name__,
         "load_seconds": round(load_seconds, 1),
         "step_seconds": [round(s, 2) for s in step_seconds],
+        "steps_per_round": per_round, "warmup_rounds": spec["warmup_rounds"], "rounds": spec["rounds"],
+        "round_seconds_per_step": [round(s, 3) for s in round_means],
         "seconds_per_step": round(mean(timed), 3),
         "steps_per_second": round(1 / mean(timed), 4),
         "generation_calls": [{"seconds": round(call["seconds"], 3), "tokens": call["tokens"], "completions": call["completions"]}
@@ -188,22 +203,24 @@ def ratios(results: dict[str, dict], base: str, other: str) -> dict | None:
 
 
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| run | backend | weights | s/step (after warm-up) | generated tokens/s | generation share | peak GPU memory (GiB) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| run | backend | weights | s/step (mean of the timed rounds) | slowest, fastest round (s/step) | "
+             "generated tokens/s | generation share | peak GPU memory (GiB) |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['label']} | {r['backend']} | | failed: {r['error']} | | | |")
+            lines.append(f"| {r['label']} | {r['backend']} | | failed: {r['error']} | | | | |")
             continue
         share = f"{r['generation_share']:.0%}" if r["generation_share"] is not None else ""
+        rounds = r.get("round_seconds_per_step") or [r["seconds_per_step"]]
         lines.append(f"| {r['label']} | {BACKEND_TITLES[r['backend']]} | {'4-bit' if r['load_in_4bit'] else '16-bit'} | "
-                     f"{r['seconds_per_step']:.2f} | {r['generated_tokens_per_second']} | {share} | {r['peak_memory_gib']} |")
+                     f"{r['seconds_per_step']:.2f} | {max(rounds):.2f}, {min(rounds):.2f} ({len(rounds)} rounds) | "
+                     f"{r['generated_tokens_per_second']} | {share} | {r['peak_memory_gib']} |")
     return "\n".join(lines) + "\n"
 
 
 def report(results: dict[str, dict]) -> str:
     """The table of ``results`` (by label), with the Unsloth / plain TRL ratio when both ran."""
     table = markdown_table(list(results.values()))
-    for base, other in (("unsloth", "bitsandbytes"), ("unsloth-gen4", "bitsandbytes-gen4")):
+    for base, other in (("unsloth", "bitsandbytes"), ("unsloth-gen1", "bitsandbytes-gen1"), ("unsloth-gen4", "bitsandbytes-gen4")):
         ratio = ratios(results, base, other)
         if ratio:
             table += f"\n{base} / {other}: " + ", ".join(f"{k} x{v}" for k, v in ratio.items()) + "\n"
@@ -227,15 +244,15 @@ def main(argv=None) -> int:
         print(report(load_results(args.table)))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    common = {"model": args.model, "preset": args.preset, "overrides": parse_settings(args.overrides), "steps": args.steps,
-              "warmup": args.warmup, "lora_rank": args.lora_rank, "max_seq_length": args.max_seq_length}
+    common = {"model": args.model, "preset": args.preset, "overrides": parse_settings(args.overrides), "rounds": args.rounds,
+              "warmup_rounds": args.warmup_rounds, "lora_rank": args.lora_rank, "max_seq_length": args.max_seq_length}
     runs = [{"label": backend, "backend": backend, "settings": {}} for backend in args.backends]
     runs += [parse_variant(text) for text in args.variant]
     if not runs:
         raise SystemExit("nothing to run: give --backends or --variant")
     results = {}
     for run in runs:
-        timing = {key: run["settings"].pop(key) for key in ("steps", "warmup") if key in run["settings"]}
+        timing = {key: run["settings"].pop(key) for key in ("rounds", "warmup_rounds") if key in run["settings"]}
         spec = {**common, **timing, **run, "out": str(args.out / f"{run['label']}.json")}
         print(f"== {run['label']} ({run['backend']}, {run['settings'] or 'preset settings'})", flush=True)
         results[run["label"]] = run_in_child(spec, args.timeout)

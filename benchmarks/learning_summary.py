@@ -84,3 +84,54 @@ def learning_numbers(rows: list[dict], completions_per_step: int, train_seconds:
 def write_summary(summary: dict, path: Path) -> Path:
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
+
+
+# ---- correctness: its reward curve, the groups that teach it, held-out results with intervals
+
+CORRECTNESS = "rewards/correctness_reward/mean"
+
+
+def tracked_rewards(max_completion_length: int, group_size: int, zero_std_shares: list) -> list:
+    """``tutorial_rewards`` with the correctness reward wrapped (same name, same scores) so that each
+    call appends the share of its groups of ``group_size`` whose correctness scores are all equal:
+    TRL's ``frac_reward_zero_std`` counts the *total* reward, which format rewards keep varied."""
+    from grpo_helpers import rewards
+
+    def correctness_reward(prompts, completions, ground_truth, **kwargs):
+        scores = rewards.correctness_reward(prompts, completions, ground_truth, **kwargs)
+        groups = [scores[i : i + group_size] for i in range(0, len(scores), group_size)]
+        zero_std_shares.append(sum(len(set(g)) == 1 for g in groups) / len(groups))
+        return scores
+
+    return [correctness_reward, *rewards.tutorial_rewards(max_completion_length)[1:]]
+
+
+def correctness_numbers(rows: list[dict], zero_std_shares: list[float]) -> dict:
+    """The correctness reward's first- and last-quarter means and the zero-std shares over training."""
+    first, last = quarter_means([row.get(CORRECTNESS, 0.0) for row in rows])
+    return {"correctness_first_quarter": round(first, 4), "correctness_last_quarter": round(last, 4),
+            "correctness_per_step": [round(row.get(CORRECTNESS, 0.0), 3) for row in rows],
+            "correctness_zero_std_share": round(mean(zero_std_shares), 3) if zero_std_shares else None,
+            "correctness_zero_std_share_first_last_quarter": [round(x, 3) for x in quarter_means(zero_std_shares)]
+            if zero_std_shares else None}
+
+
+def eval_numbers(result, seconds: float) -> dict:
+    """An ``EvalResult`` as accuracy with its 95% Wilson interval, format rate and problem count."""
+    from grpo_helpers.evaluation import wilson_interval
+
+    right, n = int(result.table["correct"].sum()), result.n_examples
+    low, high = wilson_interval(right, n)
+    return {"accuracy": round(right / n, 4), "ci95": [round(low, 4), round(high, 4)], "correct": right, "problems": n,
+            "format_rate": round(result.format_rate, 4), "seconds": round(seconds, 1)}
+
+
+def passk_numbers(counts: list[int], k: int, seconds: float) -> dict:
+    """pass@1, pass@k and the zero-std share of ``sample_correct``'s counts, with the per-problem counts."""
+    from grpo_helpers.evaluation import learnability, wilson_interval
+
+    numbers = learnability(counts, k)
+    solved = sum(c > 0 for c in counts)
+    return {**{key: round(v, 4) if isinstance(v, float) else v for key, v in numbers.items()},
+            f"pass@{k}_ci95": [round(x, 4) for x in wilson_interval(solved, len(counts))], "counts": counts,
+            "seconds": round(seconds, 1)}

@@ -189,3 +189,64 @@ def changed_examples(before: EvalResult, after: EvalResult):
     counts = changed["change"].value_counts()
     print(f"{before.label} -> {after.label}: {counts[CHANGES[0]]} {CHANGES[0]}, {counts[CHANGES[1]]} {CHANGES[1]}")
     return changed[columns].rename(columns={"predicted_before": "answer_before", "predicted_after": "answer_after"})
+
+
+# ---- can this run learn? pass@k, zero-std groups, difficulty filtering, intervals (notebooks 04 and 10)
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of a rate of ``successes`` in ``n`` (sound at 0 and at n, unlike p +/- 2 SE)."""
+    if not isinstance(n, int) or n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got successes={successes!r}, n={n!r}")
+    p, spread = successes / n, z * ((successes * (n - successes) / n + z * z / 4) ** 0.5) / n
+    centre, scale = p + z * z / (2 * n), 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of one problem from ``n`` samples of which ``c`` were right: 1 - C(n-c, k) / C(n, k)."""
+    from math import comb
+
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n (draw at least k samples), got n={n}, c={c}, k={k}")
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def sample_correct(model, tokenizer, dataset, k: int = 8, temperature: float = 0.7, max_new_tokens: int = 64,
+                   batch_size: int = 8) -> list[int]:
+    """For each row of ``dataset`` (``prompt``, ``ground_truth``): how many of ``k`` completions sampled at
+    ``temperature`` (the training one) ``correctness_reward`` pays for, the training reward's own parser."""
+    from grpo_helpers.rewards import correctness_reward
+
+    if not {"prompt", "ground_truth"} <= set(dataset.column_names):
+        raise ValueError(f"dataset needs the columns 'prompt' and 'ground_truth' (prepare_gsm8k gives them), has {dataset.column_names}")
+    counts = []
+    for start in range(0, len(dataset), batch_size):
+        rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
+        replies = chat_generate(model, tokenizer, list(rows["prompt"]), max_new_tokens=max_new_tokens, do_sample=True,
+                                temperature=temperature, num_return_sequences=k)  # k replies per prompt, in order
+        truth = [t for t in rows["ground_truth"] for _ in range(k)]
+        scores = correctness_reward(prompts=None, completions=replies, ground_truth=truth)
+        counts += [sum(s > 0 for s in scores[i * k : (i + 1) * k]) for i in range(len(rows))]
+    return counts
+
+
+def learnability(counts: list[int], k: int) -> dict:
+    """pass@1 and pass@k over problems, and the share of groups of ``k`` whose correctness reward has zero
+    std (all wrong or all right): such a group gives GRPO no correctness signal (TRL logs ``frac_reward_zero_std``)."""
+    if not counts:
+        raise ValueError("no problems were sampled: pass the list sample_correct returned")
+    n = len(counts)
+    return {"problems": n, "k": k, "pass@1": sum(pass_at_k(k, c, 1) for c in counts) / n,
+            f"pass@{k}": sum(c > 0 for c in counts) / n, "zero_std_share": sum(c in (0, k) for c in counts) / n}
+
+
+def at_the_edge(dataset, counts: list[int], k: int):
+    """The rows the model solved sometimes but not always (0 < right < k of its ``k`` samples): DAPO's dynamic
+    sampling done once, before training. Raises, with what to do, when none is left."""
+    if len(counts) != len(dataset):
+        raise ValueError(f"{len(counts)} counts for {len(dataset)} rows: sample_correct(model, tokenizer, dataset) gives one per row")
+    keep = [i for i, c in enumerate(counts) if 0 < c < k]
+    if not keep:
+        raise ValueError(f"none of {len(counts)} problems is at the model's edge (solved {sorted(set(counts))} of {k} times): "
+                         "use easier problems (grpo_helpers.arithmetic), more samples (k), or a larger model")
+    return dataset.select(keep)

@@ -13,6 +13,7 @@ does not truncate prompts, so ``filter_long_prompts`` drops long ones.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from statistics import mean, median
 
@@ -161,3 +162,20 @@ def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, ma
         dataset, removed = filter_long_prompts(dataset, tokenizer, max_prompt_length)
         print(f"GSM8K {split}: kept {len(dataset)} prompts, dropped {removed} longer than {max_prompt_length} tokens.")
     return dataset
+
+
+CALCULATOR_NOTE_RE = re.compile(r"<<[^>]*>>")  # GSM8K's calculator annotations: "3 + 4 = <<3+4=7>>7"
+
+
+def answer_format_solution(solution: str) -> str:
+    """A GSM8K solution in the tutorial's answer format: no ``<<3+4=7>>`` notes, and ``<answer>N</answer>``
+    in place of the ``#### N`` line (the target text of format priming, notebook 10)."""
+    reasoning = CALCULATOR_NOTE_RE.sub("", solution.rsplit("####", 1)[0]).strip()
+    return reasoning + "\n" + format_answer(extract_gsm8k_answer(solution))
+
+
+def sft_example(example: dict) -> dict:
+    """A prompt-completion row for TRL's ``SFTTrainer``: the training prompt, the solution in the answer format."""
+    _check_row(example)
+    return {"prompt": training_prompt(example["question"]),
+            "completion": [{"role": "assistant", "content": answer_format_solution(example["answer"])}]}

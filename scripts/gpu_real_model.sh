@@ -38,6 +38,7 @@ stash) # keep the carried parts outside the checkout; the first call also instal
     if ls .whl/*.whl >/dev/null 2>&1; then
         python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
             --disable-pip-version-check --target "$SITE" .whl/*.whl .gguf/a/gguf-*.whl
+        rm -rf "$WORK/tokenizer" && cp -r .whl/model "$WORK/tokenizer" # config + tokenizer, for random-init models
     fi
     ls -la "$WORK/parts"
     ;;

@@ -50,6 +50,21 @@ def test_unsloth_names_the_notebooks_use():
     unsloth = pytest.importorskip("unsloth", reason="Unsloth is in the GPU environment only")
     check_calls("FastLanguageModel.from_pretrained", unsloth.FastLanguageModel.from_pretrained)
     check_calls("FastLanguageModel.get_peft_model", unsloth.FastLanguageModel.get_peft_model)
+    # notebook 06's vLLM switch (USE_VLLM): Unsloth's loader starts vLLM itself
+    assert {"fast_inference", "gpu_memory_utilization", "max_lora_rank"} <= accepted(unsloth.FastLanguageModel.from_pretrained)[0]
+
+
+def test_generation_settings_the_notebooks_and_benchmarks_use():
+    """Notebook 06's vLLM switch passes these through make_config(**overrides), where the call
+    check above cannot see them; benchmarks/ measures the other two."""
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    fields = {f.name: f for f in dataclasses.fields(GRPOConfig)}
+    assert {"use_vllm", "vllm_mode", "vllm_gpu_memory_utilization", "cache_implementation",
+            "use_transformers_continuous_batching", "generation_kwargs"} <= set(fields)  # fmt: skip
+    assert "colocate" in fields["vllm_mode"].metadata.get("help", "")
 
 
 def test_peft_and_transformers_names_the_notebooks_use():

@@ -24,13 +24,13 @@ def test_settings_are_python_values_or_strings():
 
 
 def test_variants_name_a_backend_and_their_settings():
-    variant = gpu_backends.parse_variant("gen4:unsloth:steps_per_generation=4,steps=8,warmup=4")
-    assert variant == {"label": "gen4", "backend": "unsloth", "settings": {"steps_per_generation": 4, "steps": 8, "warmup": 4}}
+    variant = gpu_backends.parse_variant("gen4:unsloth:steps_per_generation=4,rounds=2,warmup_rounds=1")
+    assert variant == {"label": "gen4", "backend": "unsloth", "settings": {"steps_per_generation": 4, "rounds": 2, "warmup_rounds": 1}}
     assert gpu_backends.parse_variant("plain:bitsandbytes")["settings"] == {}
     with pytest.raises(SystemExit, match="BACKEND one of"):
         gpu_backends.parse_variant("fast:vllm:steps=2")
     with pytest.raises(SystemExit):
-        gpu_backends.parse_args(["--model", "m", "--steps", "2", "--warmup", "2"])  # nothing left to time
+        gpu_backends.parse_args(["--model", "m", "--rounds", "0"])  # nothing left to time
 
 
 def test_quarter_means_and_the_reward_ratio():
@@ -58,7 +58,7 @@ def test_the_table_and_ratios_come_from_the_run_files(tmp_path):
         "steps_per_second": 2.5, "generated_tokens_per_second": 2.5, "peak_memory": 0.6,
     }  # fmt: skip
     table = gpu_backends.report(loaded)
-    assert "| unsloth | Unsloth + TRL | 4-bit | 10.00 | 200.0 | 90% | 1.5 |" in table
+    assert "| unsloth | Unsloth + TRL | 4-bit | 10.00 | 10.00, 10.00 (1 rounds) | 200.0 | 90% | 1.5 |" in table
     assert "unsloth / bitsandbytes: steps_per_second x2.5" in table
 
 
@@ -67,13 +67,14 @@ def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path, tiny_dir):
     model = tiny_dir
     out = tmp_path / "results"
     status = gpu_backends.main([
-        "--model", str(model), "--backends", "transformers", "--preset", "quick_cpu", "--steps", "3", "--warmup", "1",
+        "--model", str(model), "--backends", "transformers", "--preset", "quick_cpu", "--rounds", "2", "--warmup-rounds", "1",
         "--set", "max_completion_length=8", "--set", "num_generations=2", "--set", "per_device_train_batch_size=2",
         "--lora-rank", "4", "--max-seq-length", "512", "--out", str(out),
     ])  # fmt: skip
     assert status == 0
     run = json.loads((out / "transformers.json").read_text())
     assert len(run["step_seconds"]) == 3 and run["seconds_per_step"] > 0
+    assert run["steps_per_round"] == 1 and len(run["round_seconds_per_step"]) == 2  # a CPU generates every step
     assert [call["completions"] for call in run["generation_calls"]] == [2, 2, 2]
     assert all(0 < call["tokens"] <= 2 * 8 for call in run["generation_calls"])
     assert run["config"]["max_completion_length"] == 8 and run["peak_memory_gib"] is None  # no GPU here
@@ -81,3 +82,17 @@ def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path, tiny_dir):
     summary = json.loads((out / "summary.json").read_text())
     assert [r["label"] for r in summary["runs"]] == ["transformers"]
     assert "| transformers | transformers + PEFT + TRL |" in (out / "table.md").read_text()
+
+
+def test_generation_speed_runs_each_candidate_in_a_child_process(tmp_path, tiny_dir):
+    import gpu_generation
+
+    out = tmp_path / "generation"
+    status = gpu_generation.main(["--model", str(tiny_dir), "--quick", "--backends", "transformers",
+                                  "--candidates", "dynamic", "unsloth-inference", "--out", str(out)])  # fmt: skip
+    assert status == 0
+    run = json.loads((out / "transformers.json").read_text())
+    dynamic, unsloth = run["candidates"]
+    assert run["completions"] == 4 and run["max_new_tokens"] == 8 and unsloth == {"candidate": "unsloth-inference", "skipped": "Unsloth only"}
+    assert dynamic["tokens_per_second"] > 0 and len(dynamic["seconds"]) == 1 and dynamic["x_over_bandwidth_limit"] > 1
+    assert run["bytes_per_decoding_step"]["weights"] > 0 and "| transformers | dynamic |" in (out / "table.md").read_text()

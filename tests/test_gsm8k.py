@@ -32,3 +32,23 @@ def test_license_ships_with_the_data():
     from grpo_helpers.gsm8k import BUNDLED_DIR
 
     assert "MIT License" in (BUNDLED_DIR / "LICENSE").read_text()
+
+
+def test_solutions_rewritten_in_the_answer_format_for_priming():
+    from grpo_helpers.gsm8k import answer_format_solution, sft_example, training_prompt
+    from grpo_helpers.rewards import correctness_reward, strict_format_reward
+
+    train = load_gsm8k("train", source="bundled")
+    row = train[0]  # "Natalia sold 48/2 = <<48/2=24>>24 clips in May. ... #### 72"
+    text = answer_format_solution(row["answer"])
+    assert text.endswith("\n<answer>72</answer>") and "<<" not in text and "####" not in text
+    assert text.startswith("Natalia sold 48/2 = 24 clips in May.")
+    solutions = [answer_format_solution(a) for a in train.select(range(200))["answer"]]
+    assert strict_format_reward(None, solutions) == [0.5] * 200  # each is what the format rewards pay for
+    truths = [a.rsplit("####", 1)[1].strip().replace(",", "") for a in train.select(range(200))["answer"]]
+    assert correctness_reward(None, solutions, truths) == [2.0] * 200
+    example = sft_example(row)
+    assert example["prompt"] == training_prompt(row["question"])
+    assert example["completion"] == [{"role": "assistant", "content": text}]
+    with pytest.raises(KeyError, match="'answer'"):
+        sft_example({"question": "q"})

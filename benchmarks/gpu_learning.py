@@ -1,0 +1,190 @@
+"""GPU learning benchmark: does GRPO make the real SmolLM2-135M-Instruct more correct on held-out
+GSM8K problems in about five minutes of training on one GPU, and if not, why not?
+
+    python benchmarks/gpu_learning.py --model /path/to/SmolLM2-135M-Instruct --out benchmarks/results/gpu_learning
+    python benchmarks/gpu_learning.py --quick --out /tmp/gpu_learning_smoke          # a tiny run on a CPU
+
+In one process, with the Unsloth backend on a CUDA GPU (plain transformers elsewhere): load the
+model (16-bit) with LoRA; measure the base model: greedy accuracy (95% Wilson interval) and format
+rate on ``--eval-problems`` GSM8K test problems in batches of ``--eval-batch``, pass@k (``--k``
+samples at the training temperature) on the first ``--passk-problems`` of them, and the
+"can this run learn?" check on ``--probe-problems`` GSM8K train problems (pass@k and the share of
+groups whose correctness scores tie); train with ``make_config(--preset, **--set)`` and the
+tutorial's rewards for at most ``--train-seconds`` on GSM8K train problems (``--edge``: only the
+probed ones the model solved sometimes but not always; ``--task curriculum``: notebook 10's
+generated problems); measure again. Writes to ``--out`` (6 files): ``summary.json``,
+``reward_curve.csv``/``.png`` (every reward function per step), ``eval_before.csv``,
+``eval_after.csv`` (every problem's completion) and ``log_history.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The recommended GPU settings for a small model (over the "aggressive" preset): 16 samples per prompt, so
+# a problem solved one time in ten still gives its group a reward difference; a 5x larger step than the
+# preset's (LoRA on 135M parameters moves little at 2e-5); 256 tokens, room for a GSM8K solution.
+SMALL_MODEL = ["num_generations=16", "per_device_train_batch_size=64", "learning_rate=1e-4", "max_completion_length=256",
+               "max_steps=500", "save_strategy='no'"]
+QUICK = ["num_generations=2", "per_device_train_batch_size=2", "max_completion_length=16", "max_steps=2", "save_strategy='no'"]
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the offline SmolLM2-135M-Instruct)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "gpu_learning")
+    parser.add_argument("--quick", action="store_true", help="tiny numbers, to check the script on a CPU")
+    parser.add_argument("--preset", default=None, help="default: aggressive (quick: quick_cpu)")
+    parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="NAME=VALUE",
+                        help=f"GRPOConfig overrides (default: {' '.join(SMALL_MODEL)})")
+    parser.add_argument("--task", choices=("gsm8k", "curriculum"), default="gsm8k")
+    parser.add_argument("--edge", action="store_true", help="train only on probed train problems solved sometimes")
+    parser.add_argument("--train-problems", type=int, default=2000)
+    parser.add_argument("--train-seconds", type=float, default=300.0, help="stop training after this long")
+    parser.add_argument("--eval-problems", type=int, default=500)
+    parser.add_argument("--eval-batch", type=int, default=500)
+    parser.add_argument("--passk-problems", type=int, default=100)
+    parser.add_argument("--probe-problems", type=int, default=128)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--eval-tokens", type=int, default=256)
+    parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.preset = args.preset or "quick_cpu"
+        args.overrides = args.overrides or QUICK
+        for name, value in dict(train_problems=8, train_seconds=600, eval_problems=4, eval_batch=4, passk_problems=2,
+                                probe_problems=2, k=2, eval_tokens=16).items():
+            setattr(args, name, value)
+    args.preset = args.preset or "aggressive"
+    args.overrides = args.overrides if args.overrides is not None else SMALL_MODEL
+    return args
+
+
+def time_limit(seconds: float):
+    """A TrainerCallback that ends training after the step that passes ``seconds``."""
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.perf_counter() - self.started > seconds:
+                control.should_training_stop = True
+
+    return TimeLimit()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from grpo_helpers.environment import choose_backend, detect_hardware
+
+    hardware = detect_hardware()
+    backend = choose_backend(hardware)
+    if backend == "unsloth":
+        import unsloth  # noqa: F401  before transformers and TRL: it patches them
+
+    from learning_summary import (correctness_numbers, eval_numbers, passk_numbers, quarter_means, step_logs,
+                                  tracked_rewards, write_curve, write_summary)
+    from package_versions import package_versions
+    from settings_args import parse_settings
+    from transformers import set_seed
+    from trl import GRPOTrainer
+
+    from grpo_helpers.arithmetic import curriculum
+    from grpo_helpers.config import make_config
+    from grpo_helpers.evaluation import at_the_edge, evaluate_gsm8k, gsm8k_subset, learnability, sample_correct
+    from grpo_helpers.gsm8k import format_chat, prepare_gsm8k
+    from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
+
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    set_seed(args.seed)
+    overrides = parse_settings(args.overrides)
+    config = make_config(args.preset, output_dir=tempfile.mkdtemp(prefix="gpu_learning."), seed=args.seed,
+                         **{"shuffle_dataset": args.task != "curriculum", **overrides})
+    model, tokenizer = load_model(args.model or DEFAULT_MODEL, max_seq_length=1024, load_in_4bit=False, backend=backend)
+    model = add_lora(model, backend=backend, r=args.lora_rank, random_state=args.seed)
+    loaded = time.perf_counter() - started
+    passk_rows = gsm8k_subset(args.passk_problems, seed=0, split="test").map(
+        format_chat, remove_columns=["question", "answer", "id"])
+
+    def measure(label):
+        t = time.perf_counter()
+        result = evaluate_gsm8k(model, tokenizer, n_examples=args.eval_problems, seed=0, batch_size=args.eval_batch,
+                                max_new_tokens=args.eval_tokens, label=label, progress=False)
+        numbers = {"gsm8k_test": eval_numbers(result, time.perf_counter() - t)}
+        result.table.to_csv(args.out / f"eval_{label}.csv", index=False)
+        t = time.perf_counter()
+        counts = sample_correct(model, tokenizer, passk_rows, k=args.k, temperature=config.temperature,
+                                max_new_tokens=args.eval_tokens, batch_size=args.passk_problems)
+        numbers["passk_gsm8k_test"] = passk_numbers(counts, args.k, time.perf_counter() - t)
+        print(label, json.dumps({k: {n: v for n, v in d.items() if n != "counts"} for k, d in numbers.items()}), flush=True)
+        return numbers
+
+    before = measure("before")
+    if args.task == "curriculum":
+        n = args.train_problems
+        train_dataset = curriculum(n // 4, n // 4, n // 2, seed=args.seed)
+    else:
+        train_dataset = prepare_gsm8k("train", n=args.train_problems, seed=args.seed, tokenizer=tokenizer, max_prompt_length=256)
+    probe = train_dataset.select(range(min(args.probe_problems, len(train_dataset))))
+    t = time.perf_counter()
+    probe_counts = sample_correct(model, tokenizer, probe, k=args.k, temperature=config.temperature,
+                                  max_new_tokens=config.max_completion_length, batch_size=len(probe))
+    can_learn = {**learnability(probe_counts, args.k), "seconds": round(time.perf_counter() - t, 1)}
+    print("can this run learn? (train problems)", can_learn, flush=True)
+    if args.edge:
+        train_dataset = at_the_edge(probe, probe_counts, args.k)
+        print(f"training on the {len(train_dataset)} probed problems at the edge", flush=True)
+
+    shares: list[float] = []
+    trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
+                          reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares),
+                          callbacks=[time_limit(args.train_seconds)])
+    t = time.perf_counter()
+    trainer.train()
+    train_seconds = time.perf_counter() - t
+    after = measure("after")
+
+    (args.out / "log_history.json").write_text(json.dumps({"log_history": trainer.state.log_history,
+                                                           "correctness_zero_std_shares": shares}))
+    rows = step_logs(trainer.state.log_history)
+    write_curve(rows, args.out)
+    import torch
+
+    summary = {
+        "command": " ".join(sys.argv), "backend": backend, "model": args.model or DEFAULT_MODEL, "preset": args.preset,
+        "overrides": overrides, "task": args.task, "edge": args.edge, "train_problems": len(train_dataset),
+        "settings": {name: getattr(config, name) for name in (
+            "num_generations", "per_device_train_batch_size", "steps_per_generation", "max_completion_length",
+            "temperature", "learning_rate", "loss_type", "beta", "max_steps", "reward_weights", "shuffle_dataset")},
+        "steps": len(rows), "train_seconds": round(train_seconds, 1), "load_seconds": round(loaded, 1),
+        "reward_first_last_quarter": [round(x, 4) for x in quarter_means([r["reward"] for r in rows])],
+        **correctness_numbers(rows, shares),
+        "frac_reward_zero_std_mean": round(sum(r.get("frac_reward_zero_std", 0) for r in rows) / max(1, len(rows)), 3),
+        "can_this_run_learn": {**can_learn, "counts": probe_counts},
+        "eval_before": before, "eval_after": after,
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "versions": package_versions(), "wall_clock_seconds": round(time.perf_counter() - started, 1),
+    }
+    write_summary(summary, args.out / "summary.json")
+    b, a = before["gsm8k_test"], after["gsm8k_test"]
+    print(f"held-out GSM8K accuracy {b['accuracy']:.1%} {b['ci95']} -> {a['accuracy']:.1%} {a['ci95']} (n={a['problems']}); "
+          f"correctness reward {summary['correctness_first_quarter']} -> {summary['correctness_last_quarter']}; "
+          f"wall {summary['wall_clock_seconds']} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
