@@ -1,10 +1,8 @@
 """grpo_helpers: the small helper package of the GRPO tutorial, one module per concern.
 
-Import from the module that holds what you need (``from grpo_helpers.rewards import
-correctness_reward``). This file imports nothing, so ``import grpo_helpers`` stays light and a
-notebook can still import Unsloth before transformers, TRL and PEFT (Unsloth patches them when it
-is imported; every module here imports those libraries only inside the functions that use them,
-or is imported after Unsloth).
+Import from the module that holds what you need (``from grpo_helpers.rewards import correctness_reward``).
+This file imports nothing, so a notebook can still import Unsloth (which patches transformers, TRL
+and PEFT) before them.
 
 | module        | what is in it                                              | chapters |
 |---------------|------------------------------------------------------------|----------|
@@ -17,7 +15,9 @@ or is imported after Unsloth).
 | config        | presets, ``make_config`` and the checks TRL does not make   | 05       |
 | training      | stop-button save, early stopping, the completion recorder   | 06, 07   |
 | dashboard     | the live reward dashboard and its health warnings           | 06       |
-| evaluation    | greedy replies and held-out accuracy                        | 06, 07   |
+| evaluation    | greedy replies, held-out accuracy, pass@k, the edge filter  | 04, 06, 07, 10 |
+| arithmetic    | seeded one/two-step word problems, the CPU curriculum       | 06, 10   |
+| grpo_loss     | a GRPO step by hand: advantages, log-probs, KL, every loss  | 08       |
 | widgets       | reward playground, config widget, completion browser        | 03, 05, 06 |
 """
 

@@ -1,9 +1,8 @@
 """Seeded GSM8K-style word problems of one or two arithmetic steps, with exact answers (notebook 10).
 
-SmolLM2-135M on a CPU solves almost no GSM8K problem, so every GRPO group scores the same on
-correctness and nothing is learnt about it. These problems sit at its edge, in GSM8K's own shape
-(``question``, ``answer`` ending ``#### N``): ``format_chat`` makes the tutorial's prompts and
-``ground_truth`` unchanged, and ``curriculum`` orders one step, two steps, then easy GSM8K problems.
+SmolLM2-135M solves almost no GSM8K problem, so its groups tie on correctness and nothing is learnt.
+These sit at its edge, in GSM8K's shape (``question``, ``answer`` ending ``#### N``, so ``format_chat``
+works unchanged); ``curriculum`` orders one step, two steps, then easy GSM8K problems.
 """
 
 from __future__ import annotations

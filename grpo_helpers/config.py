@@ -1,19 +1,15 @@
 """config: the GRPO presets, ``make_config``, the checks TRL does not make, and save/load.
 
-Notebook 05 builds ``GRPOConfig(**PRESETS[name], <precision>, ...)`` in a cell, and checks that it
-equals ``make_config(name)``; later notebooks call ``make_config`` or load the file 05 saved:
+Notebook 05 builds ``GRPOConfig(**PRESETS[name], ...)`` and checks it equals ``make_config(name)``:
 
     config = make_config("basic", learning_rate=1e-5)        # preset + this machine's precision + changes
     validate_config(config, model, tokenizer, train_dataset, max_seq_length=1024)   # before GRPOTrainer(...)
     save_config(config)  ...  config = load_config()          # notebook 05 -> notebook 06
 
-TRL's GRPOConfig already refuses a generation batch that does not hold whole groups, fewer than 2
-generations, bf16 together with fp16, and unknown names (TypeError); Unsloth's GRPOConfig (the one
-``from trl import GRPOConfig`` gives once Unsloth is imported) repairs the batch and accepts unknown
-names without a word. What is checked here is what they let through: names that are not settings
-(a typo, with the closest name), names from older guides, a temperature of 0, a loss type TRL does
-not know (it would fail only after the first generation), the settings dr_grpo and cispo need, one
-reward weight per reward function, and prompt + completion longer than the model's context.
+TRL's GRPOConfig refuses some mistakes; Unsloth's (``from trl import GRPOConfig`` once Unsloth is
+imported) repairs the batch and accepts unknown names silently. Checked here, what both let through:
+unknown or outdated names (with the closest one), temperature 0, a loss type TRL does not know, what
+dr_grpo and cispo need, one weight per reward function, prompt + completion longer than the context.
 """
 
 from __future__ import annotations
@@ -26,8 +22,6 @@ import warnings
 from pathlib import Path
 
 from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, run_dir
-
-# ---- presets
 
 # Shared by every preset: Adam's second-moment decay of 0.99 (RL rewards are noisy, a shorter
 # memory than the usual 0.999 follows them), weight decay on the LoRA weights, a log line every
@@ -109,8 +103,6 @@ def recommended_preset(hardware: Hardware) -> str:
         return "quick_cpu"
     return "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
 
-
-# ---- checks TRL does not make
 
 class ConfigWarning(UserWarning):
     """A GRPO setting that runs but is rarely what you want (the message says why and what to try)."""
@@ -274,8 +266,6 @@ def _length_problems(completion: int, model, tokenizer, dataset, max_seq_length)
             f"{total} tokens exceeds {source} ({max_seq_length}): {', or '.join(fixes)}"]  # fmt: skip
 
 
-# ---- what the widget shows next to each control
-
 def batch_arithmetic(settings) -> dict:
     """Completions and prompts per optimizer step for ``settings`` (a dict or a GRPOConfig)."""
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
@@ -328,8 +318,6 @@ def explain(name: str, value, settings: dict | None = None) -> str:
         raise ValueError(f"explain: no note for {name!r}; notes exist for {', '.join(EXPLAINED_FIELDS)}")
     return _EXPLAIN[name](value, {**(settings or {}), name: value})
 
-
-# ---- save and load (notebook 05 -> notebook 06)
 
 def default_config_path() -> Path:
     """``run_dir() / "grpo_config.json"``: where notebook 05 saves and notebook 06 looks."""

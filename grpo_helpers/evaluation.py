@@ -5,13 +5,13 @@
     compare_results(base, trained)
     changed_examples(base, trained)     # the problems that went wrong -> right and right -> wrong
 
-The problems are a fixed, seeded sample of GSM8K's test split (never trained on), asked with the
-prompt the training uses, answered greedily (the same model gives the same answer), in batches.
-Saving and sharing a model are the libraries' own calls, in notebook 07's cells.
+Held-out: a seeded sample of GSM8K's test split, the training prompt, greedy replies, in batches;
+``pass_at_k``/``learnability``/``at_the_edge``: can a run learn (notebooks 04, 10).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -191,8 +191,6 @@ def changed_examples(before: EvalResult, after: EvalResult):
     return changed[columns].rename(columns={"predicted_before": "answer_before", "predicted_after": "answer_after"})
 
 
-# ---- can this run learn? pass@k, zero-std groups, difficulty filtering, intervals (notebooks 04 and 10)
-
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The 95% Wilson score interval of a rate of ``successes`` in ``n`` (sound at 0 and at n, unlike p +/- 2 SE)."""
     if not isinstance(n, int) or n <= 0 or not 0 <= successes <= n:
@@ -204,11 +202,9 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """The unbiased pass@k of one problem from ``n`` samples of which ``c`` were right: 1 - C(n-c, k) / C(n, k)."""
-    from math import comb
-
     if not 0 <= c <= n or not 1 <= k <= n:
         raise ValueError(f"need 0 <= c <= n and 1 <= k <= n (draw at least k samples), got n={n}, c={c}, k={k}")
-    return 1.0 - comb(n - c, k) / comb(n, k)
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
 def sample_correct(model, tokenizer, dataset, k: int = 8, temperature: float = 0.7, max_new_tokens: int = 64,

@@ -1,8 +1,7 @@
 """grpo_loss: notebook 08's GRPO step by hand, in plain PyTorch, as TRL's ``GRPOTrainer`` computes it.
 
-The same formulas as TRL 1.15 and 1.16 (``_generate_and_score_completions`` for the advantages,
-``_get_per_token_logps_and_entropies`` and ``_compute_loss`` for the loss), one gradient-accumulation
-step on one process; notebook 08 writes each of them out in a cell and checks that these agree:
+TRL 1.15/1.16's formulas (advantages, per-token log-probs, ``_compute_loss``) for one step on one
+process; notebook 08 writes each out in a cell and checks these agree:
 
     advantages, std, zero_std = group_advantages(rewards, num_generations=4, scale_rewards="group")
     logps = completion_logps(model, prompt_ids, prompt_mask, completion_ids, completion_mask, temperature=0.7)

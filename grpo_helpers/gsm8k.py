@@ -1,14 +1,11 @@
 """GSM8K for GRPOTrainer (notebook 04): load it, format it, measure and filter its prompts.
 
-GSM8K (Cobbe et al., 2021; MIT licence) comes from the Hub (``openai/gsm8k``, config ``main``)
-when it answers, else from the copy bundled in ``grpo_helpers/data/gsm8k/`` (the same 7,473
-train and 1,319 test problems, with LICENSE and README), so the tutorial works offline.
+GSM8K (Cobbe et al., 2021; MIT) comes from the Hub (``openai/gsm8k``, ``main``) when it answers,
+else from the identical copy in ``grpo_helpers/data/gsm8k/`` (7,473 train, 1,319 test problems).
 
-GRPOTrainer generates from each row's ``prompt`` (a string or a list of chat messages) and passes
-every *other* column to the rewards by name: the dataset has ``prompt`` and ``ground_truth``.
-``format_grpo`` is the minimal version (the question as plain text); ``format_chat`` the one the
-tutorial trains on (system prompt with the answer format, one worked example, the question). TRL
-does not truncate prompts, so ``filter_long_prompts`` drops long ones.
+GRPOTrainer generates from each row's ``prompt`` and passes every other column (``ground_truth``)
+to the rewards by name. ``format_chat`` builds the tutorial's prompt (system prompt, one worked
+example, the question); TRL does not truncate prompts, so ``filter_long_prompts`` drops long ones.
 """
 
 from __future__ import annotations

