@@ -96,7 +96,7 @@ class Hardware:
     gpu_name: str | None = None
     vram_gib: float | None = None
     compute_capability: tuple[int, int] | None = None
-    bf16: bool = False
+    bf16: bool = False  # bfloat16 in hardware: the GPU's, or the CPU's instructions (cpu_has_bf16)
 
     @property
     def has_cuda(self) -> bool:
@@ -110,6 +110,15 @@ def detect_platform(environ=None) -> str:
     return next((name for prefix, name in services.items() if any(k.startswith(prefix) for k in env)), "local")
 
 
+def cpu_has_bf16() -> bool:
+    """True where the CPU has bfloat16 instructions (AVX512-BF16 or AMX: AMD Zen 4 and newer, Intel
+    Xeon since Cooper Lake): there PyTorch's bfloat16 matrix products are 2-3x faster than float32.
+    Elsewhere (Apple silicon, most laptops before 2023) bfloat16 is emulated and slower."""
+    import torch
+
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def detect_hardware() -> Hardware:
     """The machine: a CUDA GPU (name, memory, bf16) or the CPU (Apple GPUs too: 4-bit and Unsloth need CUDA)."""
     import torch
@@ -120,7 +129,7 @@ def detect_hardware() -> Hardware:
         props = torch.cuda.get_device_properties(0)
         return Hardware(device="cuda", gpu_name=props.name, vram_gib=props.total_memory / 2**30,
                         compute_capability=(props.major, props.minor), bf16=torch.cuda.is_bf16_supported(), **common)
-    return Hardware(device="cpu", **common)
+    return Hardware(device="cpu", bf16=cpu_has_bf16(), **common)
 
 
 def unsloth_installed() -> bool:
@@ -167,7 +176,7 @@ def hardware_report(hw: Hardware | None = None, backend: str | None = None) -> s
     """A short report: what the machine has, which backend runs, and what to do to get the fast path."""
     hw = hw or detect_hardware()
     backend = backend or choose_backend(hw)
-    machine = "CPU only"
+    machine = f"CPU only (bfloat16 instructions: {'yes' if hw.bf16 else 'no: the model runs in float32'})"
     if hw.has_cuda:
         cc = ".".join(map(str, hw.compute_capability or ())) or "?"
         machine = (f"GPU {hw.gpu_name} ({hw.vram_gib:.1f} GiB, compute capability {cc}, "

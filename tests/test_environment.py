@@ -36,6 +36,18 @@ def test_detect_hardware_on_this_machine_is_cpu():
     assert hw.device == "cpu" and not hw.has_cuda and hw.cpu_count >= 1 and not environment.cuda_available()
 
 
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+def test_cpu_bf16_follows_the_cpus_bfloat16_instructions(monkeypatch, avx512_bf16, amx, expected):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert environment.cpu_has_bf16() is expected
+    if not torch.cuda.is_available():
+        assert detect_hardware().bf16 is expected
+        assert ("bfloat16 instructions: yes" if expected else "no: the model runs in float32") in hardware_report()
+
+
 @pytest.mark.parametrize(
     "env, expected",
     [({"COLAB_RELEASE_TAG": "x"}, "colab"), ({"KAGGLE_KERNEL_RUN_TYPE": "i"}, "kaggle"),

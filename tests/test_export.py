@@ -7,12 +7,14 @@ is saved in bfloat16 and leaves the model in memory with its adapter, and the ex
 """
 import ast
 import contextlib
+import dataclasses
 import io
 from pathlib import Path
 
 import pytest
 import torch
 
+from grpo_helpers.environment import detect_hardware
 from grpo_helpers.evaluation import chat_generate
 from notebook_cells import NOTEBOOK_DIR, python_source, read
 from tiny_model import tiny_lora_model
@@ -56,7 +58,8 @@ def loaded(trained, tmp_path_factory):
     adapter_dir = tmp_path_factory.mktemp("run") / "adapter"
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
-    namespace = {"BACKEND": "transformers", "ADAPTER_DIR": adapter_dir, "MAX_SEQ_LENGTH": 256, "hardware": None,
+    cpu = dataclasses.replace(detect_hardware(), device="cpu", bf16=False)  # float32, as the trained model
+    namespace = {"BACKEND": "transformers", "ADAPTER_DIR": adapter_dir, "MAX_SEQ_LENGTH": 256, "hardware": cpu,
                  "EXPORT_DIR": adapter_dir.parent / "export"}
     run_cell(LOAD, namespace)
     return namespace
@@ -79,6 +82,16 @@ def test_the_loading_cell_gives_a_trainable_peft_model_that_answers_the_same(tra
     assert any(p.requires_grad for n, p in reloaded.named_parameters() if "lora_" in n)  # sections 3-4 train it
     with reloaded.disable_adapter(), model.disable_adapter():
         assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+
+
+def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_says_replies_can_drift(loaded):
+    bf16_cpu = dataclasses.replace(loaded["hardware"], bf16=True)
+    namespace = {**loaded, "hardware": bf16_cpu, "EXPORT_DIR": loaded["EXPORT_DIR"].parent / "export-bf16"}
+    run_cell(LOAD, namespace)
+    assert namespace["model"].get_base_model().dtype == torch.bfloat16
+    assert any(p.dtype == torch.float32 for n, p in namespace["model"].named_parameters() if "lora_" in n)  # PEFT keeps LoRA in float32
+    run_cell(SAVE_ADAPTER, namespace)
+    assert "bfloat16, so replies can drift" in run_cell(MERGE, namespace)
 
 
 def test_the_export_cells_save_the_adapter_and_a_bfloat16_merged_copy_and_keep_the_adapter_in_memory(loaded):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import grpo_helpers.models as models
-from grpo_helpers.environment import Hardware
+from grpo_helpers.environment import Hardware, detect_hardware
 from grpo_helpers.models import DEFAULT_MODEL, LORA_TARGET_MODULES, OfflineModelUnavailable, add_lora, load_model
 from grpo_helpers.models import offline_model_path, resolve_model, tutorial_model
 
@@ -41,12 +41,13 @@ def test_an_older_or_partial_conversion_is_converted_again(tmp_path):
     assert models._is_complete(folder)
 
 
-def test_default_model_loads_on_cpu_in_float32_and_answers():
+def test_default_model_loads_on_cpu_in_bfloat16_where_the_cpu_has_it_and_answers():
     marker = json.loads((models.offline_model_path() / models.CONVERSION_FILE).read_text())
     if "gpu_check" in marker:
         pytest.skip("the GPU check's stand-in for the offline model has random weights: " + marker["gpu_check"])
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=True, backend="transformers")
-    assert model.device.type == "cpu" and model.dtype == torch.float32  # 4-bit needs CUDA: full precision here
+    expected = torch.bfloat16 if detect_hardware().bf16 else torch.float32  # 4-bit needs CUDA: 16 or 32 bits here
+    assert model.device.type == "cpu" and model.dtype == expected
     assert model.num_parameters() == 134_515_008
     assert tokenizer.padding_side == "left" and tokenizer.pad_token
     reply = greedy_reply(model, tokenizer, "What is the capital of France?", max_new_tokens=12)
@@ -148,3 +149,15 @@ def test_cpu_default_keeps_generation_cached(tiny):
 def test_explicit_checkpointing_is_honoured(tiny):
     peft_model = add_lora(tiny, backend="transformers", r=4, use_gradient_checkpointing=True)
     assert peft_model.base_model.model.is_gradient_checkpointing
+
+
+@pytest.mark.parametrize("cpu_bf16, expected", [(True, torch.bfloat16), (False, torch.float32)])
+def test_on_a_cpu_the_weights_are_bfloat16_only_where_it_has_bfloat16_instructions(tiny_dir, monkeypatch, cpu_bf16, expected):
+    import dataclasses
+
+    cpu = dataclasses.replace(detect_hardware(), device="cpu", bf16=cpu_bf16)
+    monkeypatch.setattr(models, "detect_hardware", lambda: cpu)
+    assert load_model(str(tiny_dir), load_in_4bit=False, backend="transformers")[0].dtype == expected
+    assert load_model(str(tiny_dir), backend="transformers", dtype=torch.float32)[0].dtype == torch.float32  # asked for
+    peft_model = add_lora(load_model(str(tiny_dir), backend="transformers")[0], backend="transformers", r=4)
+    assert {p.dtype for n, p in peft_model.named_parameters() if p.requires_grad} == {torch.float32}  # PEFT: LoRA in float32

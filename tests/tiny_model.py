@@ -55,10 +55,13 @@ def randomize_lora(model, seed: int = 1, scale: float = 0.5) -> None:
 
 def tiny_lora_model(model_dir: Path):
     """The tiny model (saved in ``model_dir``, the ``tiny_dir`` fixture) with a rank-4 adapter whose
-    random weights change its replies (as training would)."""
+    random weights change its replies (as training would). float32 on every CPU, also one with bfloat16
+    instructions (load_model's default there): the tests compare replies and losses exactly."""
+    import torch
+
     from grpo_helpers.models import add_lora, load_model
 
-    model, tokenizer = load_model(str(model_dir), load_in_4bit=False, backend="transformers")
+    model, tokenizer = load_model(str(model_dir), load_in_4bit=False, backend="transformers", dtype=torch.float32)
     model = add_lora(model, backend="transformers", r=4, use_gradient_checkpointing=False)
     randomize_lora(model)
     return model, tokenizer
