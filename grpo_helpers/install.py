@@ -1,13 +1,11 @@
 """The install step of every notebook's first code cell: ``ensure_environment()``.
 
-On a CUDA GPU it installs the ``requirements/gpu.txt`` pins that are missing or at another version, but keeps
-the platform's torch, pandas, matplotlib and ipywidgets (held by a constraints file while pip runs) when they
-meet ``requirements/gpu-platform.txt``: Colab pins several itself (its runtime checks pandas, its widget
-frontend expects ipywidgets 7), so replacing them would break the platform. Elsewhere it installs what is
-missing from ``requirements/cpu.txt``, plus the offline model of ``requirements/no-deps.txt`` without its
-dependencies (``make`` and Binder have installed it all). It prints the plan, then what pip changed, and says
-when to restart (an imported package was replaced). ``GRPO_INSTALL=check`` or ``check_only=True`` only prints
-the plan. It imports no torch, transformers, TRL, PEFT or Unsloth, so Unsloth can still be imported first.
+On a CUDA GPU it installs the ``requirements/gpu.txt`` pins that are missing or at another version, keeping the
+platform's torch, pandas, matplotlib and ipywidgets (a constraints file) when they meet ``gpu-platform.txt``:
+Colab pins several itself, so replacing them would break it. Elsewhere it installs what ``requirements/cpu.txt``
+lacks, plus the offline model of ``no-deps.txt`` without dependencies. It prints the plan, what pip changed, and
+when to restart. ``GRPO_INSTALL=check`` or ``check_only=True``: the plan only. It imports no torch, transformers,
+TRL, PEFT or Unsloth, so Unsloth can still be imported first.
 """
 
 from __future__ import annotations

@@ -151,12 +151,11 @@ def resolve_model(model_name: str | os.PathLike = DEFAULT_MODEL) -> str:
 
 
 def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load_in_4bit: bool = True,
-               backend: str | None = None, dtype=None):
-    """Notebook 01's loading cell: ``(model, tokenizer)``. ``max_seq_length`` is Unsloth's (prompt +
-    completion); ``load_in_4bit`` applies on a CUDA GPU (bitsandbytes' 4-bit needs CUDA); ``backend``
-    defaults to ``choose_backend()``. ``dtype``: the 16-bit compute type on a GPU, the weights' type
-    without 4-bit; None: bfloat16 where the machine has it (CPUs too, ``Hardware.bf16``), else float16
-    on a GPU and float32 on a CPU."""
+               backend: str | None = None, dtype=None, device_index: int = 0):
+    """Notebook 01's loading cell: ``(model, tokenizer)``. ``max_seq_length`` is Unsloth's (prompt + completion);
+    ``load_in_4bit`` applies on a CUDA GPU; ``backend`` defaults to ``choose_backend()``. ``dtype``: the GPU's 16-bit
+    compute type, or the weights' without 4-bit; None: bfloat16 where the machine has it (CPUs too: ``Hardware.bf16``),
+    else float16 on a GPU, float32 on a CPU. ``device_index``: the GPU of a bitsandbytes model (train_grpo.py)."""
     backend, path, bf16 = choose_backend(backend=backend), resolve_model(model_name), detect_hardware().bf16
     if backend == "unsloth":
         from unsloth import FastLanguageModel
@@ -173,7 +172,7 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
             nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                      bnb_4bit_compute_dtype=dtype)
             model = AutoModelForCausalLM.from_pretrained(path, quantization_config=nf4 if load_in_4bit else None,
-                                                         dtype=dtype, device_map={"": 0})
+                                                         dtype=dtype, device_map={"": device_index})
         else:
             model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or (torch.bfloat16 if bf16 else torch.float32))
     if tokenizer.pad_token is None:

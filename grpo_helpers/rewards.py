@@ -5,15 +5,10 @@ TRL's ``GRPOTrainer`` calls every reward with ``prompts``, ``completions``, ``co
 (``ground_truth=[...]``, a value per completion), so every reward ends with ``**kwargs``. A completion is a
 string for string prompts, a list of messages for chat prompts; ``completion_text`` reads both.
 
-Scales (the logged ``rewards/<name>/mean`` reads in these units; the total is their sum):
-
-==========================  =======================================================
-``correctness_reward``      2.0 right in ``<answer>`` tags, 1.0 right in another format, else 0
-``strict_format_reward``    0.5 when the whole completion is reasoning + one ``<answer>N</answer>``
-``soft_format_reward``      0 to 0.5, 0.125 per format habit (partial credit)
-``integer_answer_reward``   0.25 when the final answer is a whole number
-``overlong_penalty``        0 to -0.5 as a completion nears the token limit
-==========================  =======================================================
+Scales (the logged ``rewards/<name>/mean`` reads in these units; the total is their sum): ``correctness_reward``
+2.0 right in ``<answer>`` tags, 1.0 right in another format, else 0; ``strict_format_reward`` 0.5 when the whole
+completion is reasoning + one ``<answer>N</answer>``; ``soft_format_reward`` 0 to 0.5, 0.125 per format habit
+(partial credit); ``integer_answer_reward`` 0.25 for a whole number; ``overlong_penalty`` 0 to -0.5 near the limit.
 
 Correctness dominates on purpose: a completion that games every format reward but is wrong
 scores at most 1.25; a right one in the right format scores 3.25.

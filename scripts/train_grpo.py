@@ -218,28 +218,11 @@ def check_batches(settings: dict, num_processes: int) -> dict:
 # ---- the model (notebooks 01 and 02), on this process's device
 
 def load_policy(backend: str, model_path: str, max_seq_length: int, lora_rank: int, device_index: int):
-    """``(model, tokenizer)`` with LoRA adapters, as notebook 06 builds them. Unsloth and the CPU go through
-    ``load_model``/``add_lora``; the 4-bit bitsandbytes load is written out because each process must
-    put its copy on its own GPU (``device_map={"": device_index}``; ``load_model`` uses GPU 0)."""
+    """``(model, tokenizer)`` with LoRA adapters, as notebook 06 builds them (``load_model``, ``add_lora``);
+    with bitsandbytes each process puts its copy on its own GPU (``device_index``)."""
     from grpo_helpers.models import add_lora, load_model
 
-    if backend != "bitsandbytes":
-        model, tokenizer = load_model(model_path, max_seq_length=max_seq_length, backend=backend)
-        return add_lora(model, backend=backend, r=lora_rank), tokenizer
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-
-    from grpo_helpers.environment import detect_hardware
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
-    dtype = torch.bfloat16 if detect_hardware().bf16 else torch.float16
-    nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                             bnb_4bit_compute_dtype=dtype)
-    model = AutoModelForCausalLM.from_pretrained(model_path, quantization_config=nf4, dtype=dtype,
-                                                 device_map={"": device_index})
+    model, tokenizer = load_model(model_path, max_seq_length=max_seq_length, backend=backend, device_index=device_index)
     return add_lora(model, backend=backend, r=lora_rank), tokenizer
 
 

@@ -5,7 +5,6 @@ The runs use the tiny random model (tests/tiny_model.py). The same 2-process run
 SmolLM2-135M (the tutorial's CPU model) and a DeepSpeed ZeRO-2 run are marked ``slow`` and run only
 when asked for: ``pytest -m slow tests/test_train_script.py`` (README, For developers).
 """
-import ast
 import importlib.util
 import itertools
 import json
@@ -185,14 +184,16 @@ def test_deepspeed_plugin_accepts_the_zero_configs():
         assert plugin.deepspeed_config["zero_optimization"]["stage"] == stage
 
 
-def test_the_4bit_load_uses_the_settings_of_load_model():
+def test_each_process_loads_through_load_model_on_its_own_gpu(monkeypatch):
     import grpo_helpers.models as models
 
-    def keywords(source):
-        return {ast.unparse(k) for node in ast.walk(ast.parse(source))
-                if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig" for k in node.keywords}
-
-    assert keywords(SCRIPT.read_text()) == keywords(Path(models.__file__).read_text()) != set()
+    calls = []
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: calls.append(k) or ("model", "tokenizer"))
+    monkeypatch.setattr(models, "add_lora", lambda model, **k: (model, k))
+    (model, lora), tokenizer = script.load_policy("bitsandbytes", "/m", 512, 8, device_index=1)
+    assert calls == [{"max_seq_length": 512, "backend": "bitsandbytes", "device_index": 1}]
+    assert lora == {"backend": "bitsandbytes", "r": 8} and tokenizer == "tokenizer"
+    assert "BitsAndBytesConfig" not in SCRIPT.read_text()  # one 4-bit load: load_model's
 
 
 def test_step_figures_leave_the_first_generation_round_out():
