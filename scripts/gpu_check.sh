@@ -42,8 +42,10 @@ finish() {
     done
     echo
     echo "== summary (after ${SECONDS} s)"
+    local only=() # GPU_CHECK_ONLY: the summary lists those notebooks only, and says it is a partial check
+    [ -n "${GPU_CHECK_ONLY:-}" ] && read -r -a only <<<"--notebooks $GPU_CHECK_ONLY"
     timeout 60 python3 "$ROOT/scripts/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
-        --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml
+        --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml "${only[@]}"
     local status=$?
     [ "$code" -ne 0 ] && status=$code
     exec >&- 2>&-

@@ -215,7 +215,8 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
 def render_md(summary: dict) -> str:
     machine, versions = summary.get("machine", {}), summary.get("machine", {}).get("versions", {})
     gpus = "; ".join(f"{g.get('name')} ({g.get('memory')}, driver {g.get('driver')})" for g in machine.get("gpus", []))
-    lines = [f"# GPU check: {summary['status']}", ""]
+    partial = " (a partial check: GPU_CHECK_ONLY, no unit tests)" if summary.get("only") else ""
+    lines = [f"# GPU check: {summary['status']}{partial}", ""]
     if machine.get("date"):
         lines.append(f"Run on {machine['date']}, by `bash scripts/gpu_check.sh` on the GPU machine (docs/gpu-check.md).")
         lines.append("")
@@ -257,12 +258,16 @@ def render_md(summary: dict) -> str:
 
 def write(out: Path, machine: dict, steps: list[dict], progress: Path | None, junit: list[Path],
           notebooks: list[str] | None = None) -> dict:  # fmt: skip
+    """``notebooks``: the paths or names this run was asked to run (GPU_CHECK_ONLY); None: all of them."""
     results, collected = read_progress(progress) if progress else ([], [])
     if not results:
         results = read_junit(junit)
-    if notebooks is None:
-        notebooks = [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    only = bool(notebooks)
+    notebooks = [Path(n).name for n in notebooks] if only else [
+        p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
     summary = summarize(results, collected, machine, steps, notebooks)
+    if only:
+        summary["only"] = notebooks  # GPU_CHECK_ONLY: a quick look at these notebooks, no unit tests
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "gpu_summary.md").write_text(render_md(summary))
@@ -279,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--steps", type=Path)
     w.add_argument("--progress", type=Path)
     w.add_argument("--junit", type=Path, nargs="*", default=[])
+    w.add_argument("--notebooks", nargs="*", help="the notebooks GPU_CHECK_ONLY named (default: every notebook)")
     args = parser.parse_args(argv)
     if args.command == "probe":
         print(json.dumps(probe(), indent=1))
@@ -289,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             machine = json.loads(args.machine.read_text())
         except ValueError:
             machine = {}
-    summary = write(args.out, machine, read_steps(args.steps), args.progress, args.junit)
+    summary = write(args.out, machine, read_steps(args.steps), args.progress, args.junit, args.notebooks)
     print((args.out / "gpu_summary.md").read_text())
     return 0 if summary["status"] == "passed" else 1
 

@@ -123,3 +123,18 @@ def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
 def test_a_unit_test_whose_parameter_names_a_notebook_counts_as_a_unit_test():
     assert gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb") == "05_configure_grpo.ipynb"
     assert gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
+
+
+def test_a_gpu_check_only_run_lists_its_notebooks_and_passes_when_they_pass(tmp_path):
+    progress = tmp_path / "progress.jsonl"
+    lines = [{"event": "result", "run": "chain", "time": 1, "nodeid": f"notebooks/{nb}::{nb}", "when": "call",
+              "outcome": "passed", "seconds": 40.0} for nb in ("01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb")]
+    progress.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    steps = tmp_path / "steps.tsv"
+    steps.write_text("pytest notebooks 04 and later\t0\t90\n")
+    code = gpu_summary.main(["write", "--out", str(tmp_path / "out"), "--steps", str(steps), "--progress", str(progress),
+                             "--notebooks", "notebooks/01_load_4bit_model.ipynb", "notebooks/08_grpo_from_scratch.ipynb"])
+    summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
+    assert code == 0 and summary["status"] == "passed"
+    assert [row["notebook"] for row in summary["notebooks"]] == ["01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb"]
+    assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: passed (a partial check")

@@ -21,6 +21,11 @@ from tiny_model import cpu_trainer, tiny_lora_model
 
 NOTEBOOK = NOTEBOOK_DIR / "08_grpo_from_scratch.ipynb"
 TOLERANCE = 1e-5  # float32: the by-hand loss and TRL's differ by rounding only
+
+
+def difference(ours: float, theirs: float) -> float:
+    """|ours - theirs|, relative where |theirs| > 1 (float32 rounding grows with the loss; notebook 08's rule)."""
+    return abs(ours - theirs) / max(1.0, abs(theirs))
 REWARDS = [1.0, 0.0, 2.5, 0.5, 1.0, 1.0, 1.0, 1.0, 3.0, 0.0, 0.0, 0.0]  # three groups of 4; the middle one all equal
 
 
@@ -196,7 +201,7 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     model.eval()  # eval mode: TRL does not divide by gradient-accumulation steps (1 here, so the same loss)
     theirs = trainer.compute_loss(trainer.model, inputs)
     their_grads = torch.autograd.grad(theirs, params)
-    assert abs(ours.item() - theirs.item()) < TOLERANCE
+    assert difference(ours.item(), theirs.item()) < TOLERANCE  # vespo's loss here is about 2.04: 8e-6 relative
     assert max((a - b).abs().max().item() for a, b in zip(our_grads, their_grads)) < TOLERANCE
     assert max(g.abs().max().item() for g in our_grads) > 0
 
