@@ -5,7 +5,7 @@ minutes of training, and does format priming (a short SFT run first) help?
     .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1 --prime 32      # the same after format priming
     .venv/bin/python benchmarks/cpu_table.py                                # the tables of docs/benchmarks.md
 
-For each seed: load the offline default model (SmolLM2-135M-Instruct) in float32 and add LoRA;
+For each seed: load the offline default model (SmolLM2-135M-Instruct; ``--dtype``) and add LoRA;
 measure the base model (adapters off): greedy accuracy with its 95% Wilson interval and format
 rate on ``--eval-problems`` held-out GSM8K **test** problems and on ``--task-eval-problems``
 held-out generated word problems (``grpo_helpers.arithmetic``, seeds never trained on), and pass@k
@@ -66,6 +66,8 @@ def parse_args(argv=None):
     parser.add_argument("--prime", type=int, default=0, help="format priming: SFT on this many GSM8K solutions first (0: none)")
     parser.add_argument("--prime-steps", type=int, default=8, help="SFT steps of batch 4")
     parser.add_argument("--lora-rank", type=int, default=16)
+    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                        help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -166,7 +168,8 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     # a curriculum is an order: the trainer must not shuffle it
     config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed,
                          **{"shuffle_dataset": args.task != "curriculum", **overrides})
-    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers")
+    dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
+    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype)
     model = add_lora(model, backend="transformers", r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
     train_dataset = train_set(args, seed)
 
@@ -200,7 +203,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
             "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",
             "lr_scheduler_type", "loss_type", "beta", "max_steps", "mask_truncated_completions", "reward_weights",
             "max_grad_norm", "shuffle_dataset")},
-        "lora_rank": args.lora_rank, "torch_threads": torch.get_num_threads(), "train_problems": len(train_dataset),
+        "lora_rank": args.lora_rank, "torch_threads": torch.get_num_threads(), "dtype": str(model.dtype).removeprefix("torch."), "train_problems": len(train_dataset),
         "wall_clock_seconds": round(wall, 1),
         **learning_numbers(rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)),
         **correctness_numbers(rows, shares),

@@ -160,7 +160,7 @@ def choose_backend(hardware: Hardware | None = None, backend: str | None = None)
 _BACKEND_NOTES = {
     "unsloth": "Unsloth, 4-bit weights + LoRA (the fast path)",
     "bitsandbytes": "transformers + bitsandbytes 4-bit + PEFT (Unsloth not installed)",
-    "transformers": "transformers + PEFT in full precision (4-bit quantization needs a CUDA GPU)",
+    "transformers": "transformers + PEFT, 16- or 32-bit weights (4-bit quantization needs a CUDA GPU)",
 }
 _FIXES = {
     "gpu": "Run the install cell above (it installs Unsloth), then restart the kernel.",
