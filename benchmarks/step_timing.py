@@ -22,27 +22,26 @@ import time
 from pathlib import Path
 from statistics import mean
 
-# name: (what it changes, GRPOConfig overrides, prompt, trainer)
+# name: (what it changes, GRPOConfig overrides, prompt, trainer, base weights' dtype)
 CANDIDATES = {
-    "baseline": ("quick_cpu as it is", {}, "tutorial", "trl"),
-    "merged": ("LoRA merged into the weights while generating (PEFT merge_adapter/unmerge_adapter)", {}, "tutorial", "merged"),
-    "static": ('cache_implementation="static" (uncompiled on the CPU)', {"cache_implementation": "static"}, "tutorial", "trl"),
+    "baseline": ("quick_cpu as it is", {}, "tutorial", "trl", "float32"),
+    "merged": ("LoRA merged into the weights while generating (PEFT merge_adapter/unmerge_adapter)", {}, "tutorial", "merged", "float32"),
+    "static": ('cache_implementation="static" (uncompiled on the CPU)', {"cache_implementation": "static"}, "tutorial", "trl", "float32"),
     "continuous": ("use_transformers_continuous_batching=True (generate_batch)",
-                   {"use_transformers_continuous_batching": True}, "tutorial", "trl"),
+                   {"use_transformers_continuous_batching": True}, "tutorial", "trl", "float32"),
     "no-filters": ("generation_kwargs: top_k=None, top_p=None (no sampling filters)",
-                    {"generation_kwargs": {"top_k": None, "top_p": None}}, "tutorial", "trl"),
-    "short-example": ("a shorter worked example in the prompt (SHORT_EXAMPLE)", {}, "short", "trl"),
-    "short-prompt": ("a shorter system prompt (SHORT_SYSTEM) and worked example", {}, "compact", "trl"),
-    "no-example": ("no worked example (the prompt notebook 04 shows fails to teach: reference only)", {}, "none", "trl"),
-    "one-thread": ("torch.set_num_threads(1)", {}, "tutorial", "trl"),
-    "bf16-weights": ("base weights in bfloat16 (LoRA stays float32), no autocast", {}, "tutorial", "bf16"),
-    "bf16-autocast": ("float32 weights, bf16=True (torch.autocast on the CPU)", {"bf16": True}, "tutorial", "trl"),
-    "bf16-both": ("bfloat16 base weights and bf16=True", {"bf16": True}, "tutorial", "bf16"),
-    "bf16-compact": ("bfloat16 base weights and bf16=True, SHORT_SYSTEM and SHORT_EXAMPLE", {"bf16": True}, "compact", "bf16"),
-    "bf16-no-example": ("bfloat16 base weights, no worked example", {}, "none", "bf16"),
+                    {"generation_kwargs": {"top_k": None, "top_p": None}}, "tutorial", "trl", "float32"),
+    "short-example": ("a shorter worked example in the prompt (SHORT_EXAMPLE)", {}, "short", "trl", "float32"),
+    "short-prompt": ("a shorter system prompt (SHORT_SYSTEM) and worked example", {}, "compact", "trl", "float32"),
+    "no-example": ("no worked example (the prompt notebook 04 shows fails to teach: reference only)", {}, "none", "trl", "float32"),
+    "one-thread": ("torch.set_num_threads(1)", {}, "tutorial", "trl", "float32"),
+    "bf16-weights": ("base weights in bfloat16 (LoRA stays float32), no autocast", {}, "tutorial", "trl", "bfloat16"),
+    "bf16-autocast": ("float32 weights, bf16=True (torch.autocast on the CPU)", {"bf16": True}, "tutorial", "trl", "float32"),
+    "bf16-both": ("bfloat16 base weights and bf16=True", {"bf16": True}, "tutorial", "trl", "bfloat16"),
+    "bf16-compact": ("bfloat16 base weights and bf16=True, SHORT_SYSTEM and SHORT_EXAMPLE", {"bf16": True}, "compact", "trl", "bfloat16"),
+    "bf16-no-example": ("bfloat16 base weights, no worked example", {}, "none", "trl", "bfloat16"),
 }  # fmt: skip
-# Candidates whose trainer kind is "bf16" load the base model in bfloat16 (the rest in float32, as
-# the CPU path did before bf16 was measured here); on a CPU without bf16 instructions they run slower.
+# float32: the CPU path before bfloat16 was measured here; bfloat16 runs slower on a CPU without its instructions.
 SHORT_EXAMPLE = ("What is 3 + 4?", "3 + 4 = 7.\n<answer>7</answer>")
 SHORT_SYSTEM = "Solve the problem step by step, then give the final number as <answer>N</answer>."
 RESULTS = Path(__file__).resolve().parent / "results" / "step_timing"
@@ -113,11 +112,11 @@ def run_candidate(name: str, args) -> dict:
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
     from grpo_helpers.rewards import SYSTEM_PROMPT, tutorial_rewards
 
-    what, overrides, prompt, trainer_kind = CANDIDATES[name]
+    what, overrides, prompt, trainer_kind, dtype = CANDIDATES[name]
     torch.set_num_threads(1 if name == "one-thread" else args.threads)
     set_seed(0)
-    dtype = torch.bfloat16 if trainer_kind == "bf16" else torch.float32
-    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=False, backend="transformers", dtype=dtype)
+    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=False, backend="transformers",
+                                  dtype=getattr(torch, dtype))
     model = add_lora(model, backend="transformers", r=16, use_gradient_checkpointing=False, random_state=0)
     system, example = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "short": (SYSTEM_PROMPT, SHORT_EXAMPLE),
                        "compact": (SHORT_SYSTEM, SHORT_EXAMPLE), "none": (SYSTEM_PROMPT, None)}[prompt]

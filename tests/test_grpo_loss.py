@@ -26,6 +26,8 @@ TOLERANCE = 1e-5  # float32: the by-hand loss and TRL's differ by rounding only
 def difference(ours: float, theirs: float) -> float:
     """|ours - theirs|, relative where |theirs| > 1 (float32 rounding grows with the loss; notebook 08's rule)."""
     return abs(ours - theirs) / max(1.0, abs(theirs))
+
+
 REWARDS = [1.0, 0.0, 2.5, 0.5, 1.0, 1.0, 1.0, 1.0, 3.0, 0.0, 0.0, 0.0]  # three groups of 4; the middle one all equal
 
 
