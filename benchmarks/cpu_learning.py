@@ -39,12 +39,22 @@ from learning_summary import (  # noqa: E402
 )
 from package_versions import package_versions  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
-from step_timing import timed_generation  # noqa: E402
+from step_timing import SHORT_EXAMPLE, SHORT_SYSTEM, timed_generation  # noqa: E402
+
+from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt  # noqa: E402
+from grpo_helpers.rewards import SYSTEM_PROMPT  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("curriculum", "gsm8k")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
 HELD_OUT_SEED = 1000  # generated held-out problems use seed + 1000: never the training problems
+PROMPTS = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "compact": (SHORT_SYSTEM, SHORT_EXAMPLE)}
+
+
+def with_prompt(dataset, prompt: str):
+    """``dataset`` (``prompt`` chats) with each question asked in the ``--prompt`` variant's system prompt and example."""
+    system, example = PROMPTS[prompt]
+    return dataset.map(lambda row: {"prompt": training_prompt(row["prompt"][-1]["content"], system, example)})
 
 
 def parse_args(argv=None):
@@ -68,6 +78,12 @@ def parse_args(argv=None):
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
                         help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)")
+    parser.add_argument("--prompt", choices=tuple(PROMPTS), default="tutorial",
+                        help="tutorial: the tutorial's system prompt and worked example; compact: step_timing.py's shorter "
+                             "SHORT_SYSTEM and SHORT_EXAMPLE (about 23%% fewer prompt tokens), for training and evaluation")
+    parser.add_argument("--held-out", choices=("mixed", "one-step"), default="mixed",
+                        help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
+                             "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -93,12 +109,16 @@ def train_set(args, seed: int):
     return easy.map(format_chat, remove_columns=easy.column_names)
 
 
-def held_out_problems(n: int, seed: int):
-    """``n`` generated problems never trained on: the first half one-step, the rest two-step."""
+def held_out_problems(n: int, seed: int, kind: str = "mixed"):
+    """``n`` generated problems never trained on: the first half one-step, the rest two-step (``mixed``), or
+    the tutorial's one-step held-out set (``one-step``: ``grpo_helpers.tasks.held_out_problems``)."""
     from datasets import concatenate_datasets
 
     from grpo_helpers.arithmetic import word_problems
+    from grpo_helpers.tasks import held_out_problems as task_held_out
 
+    if kind == "one-step":
+        return task_held_out("one-step", n).remove_columns("id")
     parts = [word_problems(size, steps, seed + HELD_OUT_SEED) for steps, size in ((1, n - n // 2), (2, n // 2)) if size]
     return concatenate_datasets(parts)
 
@@ -110,7 +130,9 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
 
     tokens, numbers = config.max_completion_length, {}
     size = max(args.task_eval_problems, args.passk_problems)
-    held_out = held_out_problems(size, seed) if size else None
+    held_out = held_out_problems(size, seed, args.held_out) if size else None
+    system, example = PROMPTS[args.prompt]
+    ask = lambda question: training_prompt(question, system, example)  # noqa: E731
     sets = [("gsm8k_test", args.eval_problems if gsm8k else 0, None)]
     if args.task_eval_problems:
         sets.append(("generated", args.task_eval_problems, held_out.select(range(args.task_eval_problems))))
@@ -118,10 +140,11 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
         if n:
             started = time.perf_counter()
             result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n, max_new_tokens=tokens,
-                                    label=f"{label} {name}", progress=False, dataset=data)
+                                    label=f"{label} {name}", progress=False, dataset=data, prompt_fn=ask)
             numbers[name] = eval_numbers(result, time.perf_counter() - started)
     if args.passk_problems:  # the first ones: one-step problems
-        rows = held_out.select(range(args.passk_problems)).map(format_chat, remove_columns=held_out.column_names)
+        rows = held_out.select(range(args.passk_problems)).map(
+            format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=held_out.column_names)
         started = time.perf_counter()
         counts = sample_correct(model, tokenizer, rows, k=args.k, temperature=config.temperature, max_new_tokens=tokens,
                                 batch_size=args.passk_problems)
@@ -160,7 +183,8 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     from grpo_helpers.dashboard import LiveRewardDashboard
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
 
-    folder = args.out / (f"seed{seed}" + ("-primed" if args.prime else "") + ("" if args.task == "curriculum" else f"-{args.task}"))
+    folder = args.out / (f"seed{seed}" + ("-primed" if args.prime else "") + ("" if args.task == "curriculum" else f"-{args.task}")
+                         + ("" if args.prompt == "tutorial" else f"-{args.prompt}"))
     folder.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -171,7 +195,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype)
     model = add_lora(model, backend="transformers", r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
-    train_dataset = train_set(args, seed)
+    train_dataset = with_prompt(train_set(args, seed), args.prompt)
 
     with model.disable_adapter():
         before = measure(model, tokenizer, args, seed, config, "base")
@@ -197,7 +221,8 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     rows = step_logs(trainer.state.log_history)
     paths = write_curve(rows, folder)
     summary = {
-        "seed": seed, "preset": args.preset, "overrides": overrides, "task": args.task,
+        "seed": seed, "preset": args.preset, "overrides": overrides, "task": args.task, "prompt": args.prompt,
+        "held_out": args.held_out,
         "curriculum": args.curriculum if args.task == "curriculum" else None,
         "settings": {name: getattr(config, name) for name in (
             "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from statistics import mean
 
+from grpo_helpers.dashboard import quarter_means
+
 CURVE_COLUMNS = ("step", "reward", "reward_std", "completions/mean_length", "completions/clipped_ratio", "frac_reward_zero_std")
 
 
@@ -20,14 +22,6 @@ def reward_columns(rows: list[dict]) -> list[str]:
     """``rewards/<name>/mean`` for every reward function the trainer logged."""
     names = dict.fromkeys(key for row in rows for key in row if key.startswith("rewards/") and key.endswith("/mean"))
     return list(names)
-
-
-def quarter_means(values: list[float]) -> tuple[float, float]:
-    """The mean of the first and of the last quarter of ``values`` (at least one value each)."""
-    if not values:
-        raise ValueError("no logged steps: the run trained nothing")
-    quarter = max(1, len(values) // 4)
-    return mean(values[:quarter]), mean(values[-quarter:])
 
 
 def write_curve(rows: list[dict], folder: Path) -> dict[str, Path]:

@@ -13,8 +13,9 @@ notebook can still import Unsloth (which patches transformers, TRL and PEFT) bef
 | config        | presets, ``make_config`` and the checks TRL does not make   | 05       |
 | training      | stop-button save, early stopping, the completion recorder   | 06, 07   |
 | dashboard     | the live reward dashboard and its health warnings           | 06       |
-| evaluation    | greedy replies, held-out accuracy, pass@k, the edge filter  | 04, 06, 07, 10 |
-| arithmetic    | seeded one/two-step word problems, the CPU curriculum       | 06, 10   |
+| evaluation    | greedy replies, held-out accuracy and intervals, pass@k     | 04, 06, 07, 10 |
+| arithmetic    | seeded one/two-step word problems, the CPU curriculum       | 04, 10   |
+| tasks         | what a run trains on and is judged on, by the hardware      | 04, 06, 07, 10 |
 | grpo_loss     | a GRPO step by hand: advantages, log-probs, KL, every loss  | 08       |
 | widgets       | reward playground, config widget, completion browser        | 03, 05, 06 |
 """

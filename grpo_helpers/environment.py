@@ -67,10 +67,23 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def run_mode() -> str:
+    """Which of ``pick``'s values apply: ``quick`` (``GRPO_QUICK=1``), ``cpu`` (no CUDA GPU) or ``full``."""
+    return "quick" if quick_mode() else "full" if cuda_available() else "cpu"
+
+
+MODES = {
+    "quick": "Quick mode (GRPO_QUICK=1): the smallest numbers, to check that every cell runs; no result means anything",
+    "cpu": "CPU mode (no CUDA GPU): the full run, with the smaller numbers written cpu=... where the GPU's would take hours",
+    "full": "Full mode (a CUDA GPU): the numbers written full=...",
+}
+
+
 def pick(full, quick, cpu=None):
     """``quick`` in quick mode, else ``full`` (``pick(full=200, quick=8)``); ``cpu``, when given, replaces
     ``full`` without a CUDA GPU, for numbers that would take hours there (``pick(full=200, quick=4, cpu=30)``)."""
-    return quick if quick_mode() else cpu if cpu is not None and not cuda_available() else full
+    mode = run_mode()
+    return quick if mode == "quick" else cpu if mode == "cpu" and cpu is not None else full
 
 
 def cache_dir() -> Path:

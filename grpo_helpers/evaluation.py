@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass, field
 
 from grpo_helpers.gsm8k import training_prompt
@@ -80,8 +81,17 @@ class EvalResult:
     settings: dict = field(default_factory=dict)
 
     @property
+    def correct(self) -> int:
+        return int(self.table["correct"].sum())
+
+    @property
     def accuracy(self) -> float:
         return float(self.table["correct"].mean())
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The accuracy's 95% Wilson interval (``wilson_interval``)."""
+        return wilson_interval(self.correct, self.n_examples)
 
     @property
     def format_rate(self) -> float:
@@ -92,11 +102,16 @@ class EvalResult:
         return len(self.table)
 
     def __str__(self) -> str:
-        t = self.table
+        t, (low, high) = self.table, self.interval
         return (
-            f"{self.label}: accuracy {int(t['correct'].sum())}/{len(t)} = {self.accuracy:.1%}, "
+            f"{self.label}: accuracy {self.correct}/{len(t)} = {self.accuracy:.1%} (95% interval {low:.1%}-{high:.1%}), "
             f"answer format followed {int(t['formatted'].sum())}/{len(t)} = {self.format_rate:.1%}"
         )
+
+    def numbers(self) -> dict:
+        """What ``evaluation.json`` records of this result: n, correct, accuracy, its interval, format rate, settings."""
+        return {"label": self.label, "n": self.n_examples, "correct": self.correct, "accuracy": round(self.accuracy, 4),
+                "interval95": [round(x, 4) for x in self.interval], "format_rate": round(self.format_rate, 4), **self.settings}
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self}</b></p>" + self.table.head(5)._repr_html_()
@@ -157,13 +172,56 @@ def evaluate_gsm8k(model, tokenizer, n_examples: int = 100, seed: int = 0, batch
 
 
 def compare_results(*results: EvalResult):
-    """One row per result: accuracy, format rate and size, for a before/after table."""
+    """One row per result: right answers, problems, accuracy with its 95% Wilson interval, format rate."""
     import pandas as pd
 
     if not results:
         raise ValueError("pass one or more EvalResult objects, e.g. compare_results(base, trained)")
-    rows = [{"model": r.label, "accuracy": r.accuracy, "answer format followed": r.format_rate, "problems": r.n_examples} for r in results]
+    rows = [{"model": r.label, "right": r.correct, "problems": r.n_examples, "accuracy": r.accuracy,
+             "95% interval from": round(r.interval[0], 3), "to": round(r.interval[1], 3), "answer format followed": r.format_rate}
+            for r in results]
     return pd.DataFrame(rows).set_index("model")
+
+
+def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96) -> tuple[float, float]:
+    """The 95% interval of ``after.accuracy - before.accuracy`` for two independent samples (Newcombe's
+    hybrid score interval, built from each accuracy's Wilson interval): when it excludes 0 the
+    difference is unlikely to be chance. (For the same problems answered twice it is conservative.)"""
+    p1, p2 = before.accuracy, after.accuracy
+    (l1, u1), (l2, u2) = wilson_interval(before.correct, before.n_examples, z), wilson_interval(after.correct, after.n_examples, z)
+    d = p2 - p1
+    return d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
+
+
+def save_evaluation(path, task: str, before: EvalResult, after: EvalResult, **extra) -> dict:
+    """Write ``evaluation.json``: the ``task``, ``before`` and ``after`` (``EvalResult.numbers()``), the
+    difference with its interval, whether the two intervals are apart, and ``extra`` fields."""
+    import json
+    from pathlib import Path
+
+    low, high = difference_interval(before, after)
+    record = {"task": task, "before": before.numbers(), "after": after.numbers(),
+              "difference": round(after.accuracy - before.accuracy, 4), "difference_interval95": [round(low, 4), round(high, 4)],
+              "intervals_apart": before.interval[1] < after.interval[0] or after.interval[1] < before.interval[0], **extra}
+    Path(path).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+EQUATION_RE = re.compile(r"\$?(-?\d[\d,]*(?:\.\d+)?)\s*([-+*/×x])\s*\$?(-?\d[\d,]*(?:\.\d+)?)\s*=\s*\$?(-?\d[\d,]*(?:\.\d+)?)")
+OPERATIONS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "x": lambda a, b: a * b,
+              "×": lambda a, b: a * b, "/": lambda a, b: a / b if b else math.nan}
+
+
+def wrong_equations(text: str) -> list[str]:
+    """The equations ``a op b = c`` written in ``text`` whose ``c`` is not ``a op b`` (the correctness
+    reward reads only the final answer, so a right answer can follow wrong arithmetic)."""
+    wrong = []
+    for match in EQUATION_RE.finditer(text):
+        a, op, b, c = match.groups()
+        a, b, c = (float(x.replace(",", "")) for x in (a, b, c))
+        if not math.isclose(OPERATIONS[op](a, b), c, rel_tol=1e-9, abs_tol=1e-9):
+            wrong.append(match.group(0).strip())
+    return wrong
 
 
 def changed_examples(before: EvalResult, after: EvalResult):
