@@ -39,7 +39,7 @@ from learning_summary import (  # noqa: E402
 )
 from package_versions import package_versions  # noqa: E402
 from settings_args import parse_settings  # noqa: E402
-from step_timing import SHORT_EXAMPLE, SHORT_SYSTEM, timed_generation  # noqa: E402
+from step_timing import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM, timed_generation  # noqa: E402
 
 from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt  # noqa: E402
 from grpo_helpers.rewards import SYSTEM_PROMPT  # noqa: E402
@@ -48,7 +48,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("curriculum", "gsm8k")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
 HELD_OUT_SEED = 1000  # generated held-out problems use seed + 1000: never the training problems
-PROMPTS = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "compact": (SHORT_SYSTEM, SHORT_EXAMPLE)}
+PROMPTS = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE)}
 
 
 def with_prompt(dataset, prompt: str):
@@ -79,8 +79,8 @@ def parse_args(argv=None):
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
                         help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)")
     parser.add_argument("--prompt", choices=tuple(PROMPTS), default="tutorial",
-                        help="tutorial: the tutorial's system prompt and worked example; compact: step_timing.py's shorter "
-                             "SHORT_SYSTEM and SHORT_EXAMPLE (about 23%% fewer prompt tokens), for training and evaluation")
+                        help="tutorial: the tutorial's system prompt and worked example; previous: the longer pair it used "
+                             "until 2026-12-03 (step_timing.py's PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE), for training and evaluation")
     parser.add_argument("--held-out", choices=("mixed", "one-step"), default="mixed",
                         help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
                              "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)")

@@ -31,19 +31,21 @@ CANDIDATES = {
                    {"use_transformers_continuous_batching": True}, "tutorial", "trl", "float32"),
     "no-filters": ("generation_kwargs: top_k=None, top_p=None (no sampling filters)",
                     {"generation_kwargs": {"top_k": None, "top_p": None}}, "tutorial", "trl", "float32"),
-    "short-example": ("a shorter worked example in the prompt (SHORT_EXAMPLE)", {}, "short", "trl", "float32"),
-    "short-prompt": ("a shorter system prompt (SHORT_SYSTEM) and worked example", {}, "compact", "trl", "float32"),
+    "previous-prompt": ("the longer system prompt and worked example used until 2026-12-03", {}, "previous", "trl", "float32"),
     "no-example": ("no worked example (the prompt notebook 04 shows fails to teach: reference only)", {}, "none", "trl", "float32"),
     "one-thread": ("torch.set_num_threads(1)", {}, "tutorial", "trl", "float32"),
     "bf16-weights": ("base weights in bfloat16 (LoRA stays float32), no autocast", {}, "tutorial", "trl", "bfloat16"),
     "bf16-autocast": ("float32 weights, bf16=True (torch.autocast on the CPU)", {"bf16": True}, "tutorial", "trl", "float32"),
     "bf16-both": ("bfloat16 base weights and bf16=True", {"bf16": True}, "tutorial", "trl", "bfloat16"),
-    "bf16-compact": ("bfloat16 base weights and bf16=True, SHORT_SYSTEM and SHORT_EXAMPLE", {"bf16": True}, "compact", "trl", "bfloat16"),
+    "bf16-previous-prompt": ("bfloat16 base weights, the prompt used until 2026-12-03", {}, "previous", "trl", "bfloat16"),
     "bf16-no-example": ("bfloat16 base weights, no worked example", {}, "none", "trl", "bfloat16"),
 }  # fmt: skip
 # float32: the CPU path before bfloat16 was measured here; bfloat16 runs slower on a CPU without its instructions.
-SHORT_EXAMPLE = ("What is 3 + 4?", "3 + 4 = 7.\n<answer>7</answer>")
-SHORT_SYSTEM = "Solve the problem step by step, then give the final number as <answer>N</answer>."
+# The tutorial's prompt until 2026-12-03 (174 prompt tokens on GSM8K, 135 on a one-step problem; the
+# present one: about 30% fewer). Its results are in docs/benchmarks.md, *The prompt*.
+PREVIOUS_SYSTEM = ("You are a careful math tutor. Solve the problem. Think step by step, then give the final answer as a "
+                   "single number inside answer tags, like this: <answer>42</answer>. Write nothing after the answer tags.")
+PREVIOUS_EXAMPLE = ("Tom has 3 apples and buys 4 more. How many apples does he have now?", "Tom has 3 + 4 = 7 apples.\n<answer>7</answer>")
 RESULTS = Path(__file__).resolve().parent / "results" / "step_timing"
 
 
@@ -118,8 +120,8 @@ def run_candidate(name: str, args) -> dict:
     model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=False, backend="transformers",
                                   dtype=getattr(torch, dtype))
     model = add_lora(model, backend="transformers", r=16, use_gradient_checkpointing=False, random_state=0)
-    system, example = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "short": (SYSTEM_PROMPT, SHORT_EXAMPLE),
-                       "compact": (SHORT_SYSTEM, SHORT_EXAMPLE), "none": (SYSTEM_PROMPT, None)}[prompt]
+    system, example = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE),
+                       "none": (SYSTEM_PROMPT, None)}[prompt]
     rows = load_gsm8k("train").select(range(16))
     dataset = rows.map(format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=rows.column_names)
     config = make_config("quick_cpu", output_dir=str(args.out / "checkpoints" / name), max_steps=args.steps, seed=0,

@@ -183,12 +183,14 @@ def compare_results(*results: EvalResult):
     return pd.DataFrame(rows).set_index("model")
 
 
-def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96) -> tuple[float, float]:
+def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96, column: str = "correct") -> tuple[float, float]:
     """The 95% interval of ``after.accuracy - before.accuracy`` for two independent samples (Newcombe's
-    hybrid score interval, built from each accuracy's Wilson interval): when it excludes 0 the
-    difference is unlikely to be chance. (For the same problems answered twice it is conservative.)"""
-    p1, p2 = before.accuracy, after.accuracy
-    (l1, u1), (l2, u2) = wilson_interval(before.correct, before.n_examples, z), wilson_interval(after.correct, after.n_examples, z)
+    hybrid score interval, built from each rate's Wilson interval): when it excludes 0 the difference is
+    unlikely to be chance. (For the same problems answered twice it is conservative.) ``column="formatted"``:
+    the same for the format rate."""
+    k1, n1, k2, n2 = int(before.table[column].sum()), before.n_examples, int(after.table[column].sum()), after.n_examples
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1, z), wilson_interval(k2, n2, z)
     d = p2 - p1
     return d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2)
 

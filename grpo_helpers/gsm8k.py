@@ -49,12 +49,10 @@ def load_gsm8k(split: str = "train", source: str = "auto"):
 # A worked example, shown as an earlier user/assistant turn. A small model copies the shape of an
 # answer it has seen far more reliably than it follows an instruction: with the system prompt
 # alone SmolLM2-135M almost never wrote answer tags (every completion scored 0, so GRPO had no
-# reward differences to learn from); with this turn it did on 2 of 16 held-out problems before
-# training, and GRPO took it from there (docs/benchmarks.md). ``worked_example=None`` leaves it out.
-WORKED_EXAMPLE = (
-    "Tom has 3 apples and buys 4 more. How many apples does he have now?",
-    "Tom has 3 + 4 = 7 apples.\n" + format_answer(7),
-)
+# reward differences to learn from). A one-line sum keeps the prompt short: with it and the short
+# system prompt the model learnt no worse than with the longer pair used before, and each step
+# was faster (docs/benchmarks.md, *The prompt*). ``worked_example=None`` leaves it out.
+WORKED_EXAMPLE = ("What is 3 + 4?", "3 + 4 = 7.\n" + format_answer(7))
 
 
 def format_grpo(example: dict) -> dict:

@@ -29,9 +29,9 @@ from grpo_helpers.answers import ANSWER_TAG_RE, answers_match, extract_all_answe
 # The answer format: one definition for the prompts (grpo_helpers.gsm8k) and the format rewards.
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 ANSWER_FORMAT = ANSWER_OPEN + "{answer}" + ANSWER_CLOSE
-ANSWER_INSTRUCTION = ("Think step by step, then give the final answer as a single number inside answer tags, "
-                      f"like this: {ANSWER_FORMAT.format(answer='42')}")
-SYSTEM_PROMPT = "You are a careful math tutor. Solve the problem. " + ANSWER_INSTRUCTION + ". Write nothing after the answer tags."
+ANSWER_INSTRUCTION = "give the final number as " + ANSWER_FORMAT.format(answer="N")
+# Short on purpose: every prompt token costs in generation and in the loss (docs/benchmarks.md, *The prompt*).
+SYSTEM_PROMPT = "Solve the problem step by step, then " + ANSWER_INSTRUCTION + "."
 
 NUMBER = r"\s*[-−]?\$?\s*[-−]?\d[\d,]*(?:\.\d+)?\s*"
 # Reasoning (at least one non-space character), then one answer in tags, then only whitespace.

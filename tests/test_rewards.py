@@ -8,6 +8,7 @@ import pytest
 from grpo_helpers.rewards import correctness_reward  # the path the notebooks use
 from grpo_helpers.rewards import RewardFunctionError, check_reward_functions, sample_completions
 from grpo_helpers.rewards import (
+    ANSWER_FORMAT,
     ANSWER_INSTRUCTION,
     SYSTEM_PROMPT,
     completion_text,
@@ -79,7 +80,7 @@ def test_correctness_needs_one_reference_per_completion():
 
 def test_the_format_and_prompts_share_one_definition():
     assert format_answer(72) == "<answer>72</answer>"
-    assert format_answer(42) in ANSWER_INSTRUCTION and ANSWER_INSTRUCTION in SYSTEM_PROMPT
+    assert ANSWER_FORMAT.format(answer="N") in ANSWER_INSTRUCTION and ANSWER_INSTRUCTION in SYSTEM_PROMPT
     example = f"Some reasoning.\n{format_answer(7)}"
     assert strict_format_reward([""], [example]) == [0.5]
 
