@@ -46,11 +46,12 @@ def test_gsm8k_is_held_out_from_the_test_split():
     assert set(held_out.column_names) >= {"question", "answer", "id"} and len(held_out) == 5
 
 
-def result(label: str, correct: int, n: int) -> EvalResult:
+def result(label: str, correct: int, n: int, formatted: int | None = None) -> EvalResult:
     import pandas as pd
 
     flags = [True] * correct + [False] * (n - correct)
-    return EvalResult(label, pd.DataFrame({"id": range(n), "correct": flags, "formatted": [True] * n}), {"n_examples": n})
+    shaped = [True] * (n if formatted is None else formatted) + [False] * (0 if formatted is None else n - formatted)
+    return EvalResult(label, pd.DataFrame({"id": range(n), "correct": flags, "formatted": shaped}), {"n_examples": n})
 
 
 def test_results_carry_their_wilson_interval():
@@ -67,6 +68,10 @@ def test_difference_interval_is_newcombes():
     assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
     low, high = difference_interval(result("b", 8, 128), result("a", 8, 128))
     assert low < 0 < high
+    # the same for the format rate: 48/80 -> 56/70 formatted, whatever the accuracy
+    assert difference_interval(result("b", 0, 80, formatted=48), result("a", 0, 70, formatted=56), column="formatted") == (low_high := (
+        difference_interval(result("b", 48, 80), result("a", 56, 70))))
+    assert round(low_high[0], 4) == 0.0524
 
 
 def test_evaluation_json_says_what_was_measured(tmp_path):
