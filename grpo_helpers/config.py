@@ -6,10 +6,13 @@ Notebook 05 builds ``GRPOConfig(**PRESETS[name], ...)`` and checks it equals ``m
     validate_config(config, model, tokenizer, train_dataset, max_seq_length=1024)   # before GRPOTrainer(...)
     save_config(config)  ...  config = load_config()          # notebook 05 -> notebook 06
 
-TRL's GRPOConfig refuses some mistakes; Unsloth's (``from trl import GRPOConfig`` once Unsloth is
-imported) repairs the batch and accepts unknown names silently. Checked here, what both let through:
-unknown or outdated names (with the closest one), temperature 0, a loss type TRL does not know, what
-dr_grpo and cispo need, one weight per reward function, prompt + completion longer than the context.
+TRL's GRPOConfig refuses few mistakes (batch arithmetic, fp16 with bf16); Unsloth's (``from trl import
+GRPOConfig`` once Unsloth is imported) repairs the batch and accepts unknown names silently. Checked here,
+before GRPOConfig is built and all reported at once (``ConfigError``): unknown or outdated names (with the
+closest one), each field of ``FIELD_RULES`` (its rule and the fix: e.g. temperature > 0, a loss type the
+installed TRL knows), what dr_grpo and cispo need, one weight per reward function, prompt + completion longer
+than the context, a saved file that is cut off or from another TRL version (the rewards' columns and results:
+``rewards.check_reward_functions``).
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import numbers
+import os
 import re
 import warnings
 from pathlib import Path
+from typing import Callable
 
 from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, run_dir
 
@@ -133,15 +140,161 @@ OLD_TRAINER_NAMES = {
 }
 
 
-def accepted_loss_types() -> tuple[str, ...]:
-    """The ``loss_type`` values the installed TRL documents ("Supported values are ...")."""
-    import dataclasses
-
+def _published_choices(name: str, whole_help: bool = True) -> tuple[str, ...]:
+    """The values the installed TRL documents for GRPOConfig field ``name`` (the quoted names in its help;
+    ``whole_help=False``: only those in its "Supported values are ..." sentence)."""
     from trl import GRPOConfig
 
-    help_text = next(f for f in dataclasses.fields(GRPOConfig) if f.name == "loss_type").metadata.get("help", "")
-    sentence = re.search(r"Supported values are (.+?)\.\s", help_text, flags=re.S)
-    return tuple(re.findall(r"'([a-z_]+)'", sentence.group(1))) if sentence else ("grpo", "bnpo", "dr_grpo", "dapo")
+    text = next(f for f in dataclasses.fields(GRPOConfig) if f.name == name).metadata.get("help", "")
+    if not whole_help:
+        sentence = re.search(r"Supported values are (.+?)\.\s", text, flags=re.S)
+        text = sentence.group(1) if sentence else ""
+    return tuple(dict.fromkeys(re.findall(r"[`']([a-z_]+)'", text)))
+
+
+def accepted_loss_types() -> tuple[str, ...]:
+    """The ``loss_type`` values the installed TRL documents ("Supported values are ...")."""
+    return _published_choices("loss_type", whole_help=False) or ("grpo", "bnpo", "dr_grpo", "dapo")
+
+
+def _enum_values(module: str, name: str) -> tuple[str, ...]:
+    """The values of a transformers enum (``SchedulerType``, ``SaveStrategy``, ``OptimizerNames``)."""
+    import importlib
+
+    return tuple(member.value for member in getattr(importlib.import_module(module), name))
+
+
+def _report_targets() -> tuple[str, ...]:
+    """'none', 'all' and the experiment trackers installed here (a tracker not installed fails in GRPOTrainer)."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    return ("none", "all", *get_available_reporting_integrations())
+
+
+def _number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """What a value must be: ``text`` says it and ``ok(value)`` tests it; or ``choices()``, the allowed
+    values, read from the installed TRL or transformers when a value is checked."""
+
+    text: str = ""
+    ok: Callable = bool
+    choices: Callable | None = None
+
+    def describe(self) -> str:
+        if self.text:
+            return self.text
+        choices = self.choices()
+        more = f" or {len(choices) - 12} more" if len(choices) > 12 else ""
+        return "one of " + ", ".join(map(repr, choices[:12])) + more
+
+    def allows(self, value) -> bool:
+        return isinstance(value, str) and value in self.choices() if self.choices else self.ok(value)
+
+
+def _or_none(rule: Rule) -> Rule:
+    return Rule(f"{rule.text}, or None", lambda v: v is None or rule.ok(v))
+
+
+POSITIVE = Rule("a finite number > 0", lambda v: _number(v) and v > 0)
+NON_NEGATIVE = Rule("a finite number >= 0", lambda v: _number(v) and v >= 0)
+FRACTION = Rule("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)
+DECAY = Rule("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1)
+COUNT = Rule("a whole number >= 1", lambda v: _whole(v) and v >= 1)
+INTERVAL = Rule("a fraction in (0, 1) of max_steps, or a whole number >= 1",
+                lambda v: _number(v) and (0 < v < 1 or (v >= 1 and float(v).is_integer())))
+FLAG = Rule("True or False", lambda v: isinstance(v, bool))
+
+# Every GRPOConfig setting the presets, make_config, the config widget and the notebooks let a learner
+# set: (field, the rule its value must follow, what to type instead). make_config, load_config, the
+# widget and validate_config check each (before GRPOTrainer, which accepts most of these values and
+# fails minutes later, or trains wrong); batch arithmetic and the fp16/bf16 clash are TRL's own checks.
+FIELD_RULES = (
+    # GRPO: the group, sampling, the loss
+    ("num_generations", Rule("a whole number >= 2", lambda v: _whole(v) and v >= 2),
+     "num_generations=8: GRPO compares a group of completions of each prompt, so at least 2 (4 to 16 is usual)"),
+    ("temperature", POSITIVE, "temperature=0.9: GRPO compares different completions of one prompt, which only "
+     "sampling gives; 0.7 to 1.0 is usual"),
+    ("top_p", FRACTION, "top_p=1.0 (every token) or 0.9 to 0.95 (trims the unlikely tail)"),
+    ("max_completion_length", COUNT, "max_completion_length=256: tokens per completion; GSM8K reasoning needs 150 to 300"),
+    ("beta", NON_NEGATIVE, "beta=0.04 (a gentle KL pull to the reference model) or beta=0.0 (no KL term)"),
+    ("loss_type", Rule(choices=accepted_loss_types), "loss_type='grpo' (the paper's), 'dapo' or 'dr_grpo'"),
+    ("scale_rewards", Rule(choices=lambda: _published_choices("scale_rewards") or ("group", "batch", "none")),
+     "scale_rewards='group' (divide by the group's reward std), or 'none' (with loss_type='dr_grpo')"),
+    ("epsilon", POSITIVE, "epsilon=0.2: the clip range of the probability ratio"),
+    ("epsilon_high", _or_none(POSITIVE), "epsilon_high=None (the same as epsilon) or 0.28 (DAPO's clip-higher bound)"),
+    ("importance_sampling_level", Rule(choices=lambda: _published_choices("importance_sampling_level") or
+                                       ("token", "sequence")), "importance_sampling_level='token' ('sequence' for GSPO)"),
+    ("num_iterations", COUNT, "num_iterations=1: updates per generated batch"),
+    ("mask_truncated_completions", FLAG, "mask_truncated_completions=False (True leaves cut-off completions out of the loss)"),
+    ("reward_weights", Rule("None or a list of finite numbers", lambda v: v is None or (
+        isinstance(v, (list, tuple)) and all(_number(w) for w in v))),
+     "reward_weights=None (every reward weighs 1.0) or one number per reward function, e.g. [1.0, 1.0, 0.5]"),
+    # the batch
+    ("per_device_train_batch_size", COUNT, "per_device_train_batch_size=8: completions per micro-batch, a multiple "
+     "of num_generations"),
+    ("gradient_accumulation_steps", COUNT, "gradient_accumulation_steps=1: micro-batches per optimizer step"),
+    ("steps_per_generation", _or_none(COUNT), "steps_per_generation=None (make_config picks it) or a whole number >= 1"),
+    ("generation_batch_size", _or_none(COUNT), "generation_batch_size=None (from steps_per_generation), or a multiple "
+     "of per_device_train_batch_size and of num_generations"),
+    # the optimizer and its schedule
+    ("learning_rate", POSITIVE, "learning_rate=5e-6 (LoRA GRPO uses 1e-6 to 5e-5)"),
+    ("adam_beta1", DECAY, "adam_beta1=0.9"),
+    ("adam_beta2", DECAY, "adam_beta2=0.99"),
+    ("weight_decay", NON_NEGATIVE, "weight_decay=0.1 (0.0 for none)"),
+    ("max_grad_norm", NON_NEGATIVE, "max_grad_norm=0.1 (0.0 switches gradient clipping off)"),
+    ("warmup_steps", NON_NEGATIVE, "warmup_steps=0.1 (below 1: a fraction of max_steps; from 1: a number of steps)"),
+    ("lr_scheduler_type", Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SchedulerType")),
+     "lr_scheduler_type='cosine' or 'constant'"),
+    ("optim", Rule(choices=lambda: _enum_values("transformers.training_args", "OptimizerNames")),
+     "optim='adamw_torch' (or 'adamw_8bit' on a GPU with bitsandbytes)"),
+    ("max_steps", Rule("a whole number >= 1, or -1 (train for num_train_epochs)",
+                       lambda v: _whole(v) and (v >= 1 or v == -1)), "max_steps=250: optimizer steps"),
+    # logging, saving, the run
+    ("logging_steps", INTERVAL, "logging_steps=1 (a log line every step)"),
+    ("save_strategy", Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SaveStrategy")),
+     "save_strategy='steps' or 'no'"),
+    ("save_steps", INTERVAL, "save_steps=50 (a checkpoint every 50 steps)"),
+    ("report_to", Rule("'none', 'all' or installed trackers (a name or a list)", lambda v: all(
+        isinstance(t, str) and t in _report_targets() for t in (v if isinstance(v, (list, tuple)) else [v]))),
+     "report_to='none' (no tracker), or install the tracker first (pip install tensorboard) and name it"),
+    ("log_completions", FLAG, "log_completions=True (log a table of completions) or False"),
+    ("seed", Rule("a whole number in 0 to 2**32 - 1", lambda v: _whole(v) and 0 <= v < 2**32), "seed=3407"),
+    ("output_dir", Rule("a folder path (text), or None",
+                        lambda v: v is None or (isinstance(v, (str, os.PathLike)) and str(v) != "")),
+     "output_dir='runs/checkpoints' (make_config puts it in run_dir())"),
+    # precision and memory (make_config sets them for the machine)
+    ("bf16", FLAG, "bf16=True on a GPU with bfloat16, else False (make_config picks it)"),
+    ("fp16", FLAG, "fp16=True on an older GPU (T4, V100), else False (make_config picks it)"),
+    ("use_cpu", FLAG, "use_cpu=True without a CUDA GPU, else False (make_config picks it)"),
+    ("gradient_checkpointing", FLAG, "gradient_checkpointing=True (less memory, slower) or False"),
+)  # fmt: skip
+RULES = {name: (rule, fix) for name, rule, fix in FIELD_RULES}
+
+
+class ConfigError(ValueError):
+    """One error for every problem found; ``problems`` holds the lines, each ``"field: what is wrong: the fix"``."""
+
+    def __init__(self, what: str, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(f"{what} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def field_problem(name: str, value) -> str | None:
+    """The message for ``name = value`` when the table's rule refuses it, else None."""
+    rule, fix = RULES[name]
+    if rule.allows(value) or (name == "scale_rewards" and isinstance(value, bool)):  # TRL maps True/False itself
+        return None
+    close = difflib.get_close_matches(value, rule.choices(), n=1, cutoff=0.8) if rule.choices and isinstance(value, str) else []
+    guess = "".join(f"did you mean {name}={c!r}? " for c in close)
+    return f"{name}: {value!r} must be {rule.describe()}: {guess}type {fix}"
 
 
 def old_names(names, old: dict = OLD_CONFIG_NAMES) -> list[str]:
@@ -149,52 +302,66 @@ def old_names(names, old: dict = OLD_CONFIG_NAMES) -> list[str]:
     return [f"{name}: {old[name]}" for name in names if name in old]
 
 
+def _defaults() -> dict:
+    from trl import GRPOConfig
+
+    return {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.default is not dataclasses.MISSING}
+
+
 def config_problems(config) -> tuple[list[str], list[str]]:
-    """``(errors, warnings)`` for a built GRPOConfig: the values TRL accepts but should not."""
-    errors, notes = [], []
-    t, loss, lr = config.temperature, config.loss_type, config.learning_rate
-    if t <= 0:
-        errors.append(f"temperature: {t} must be > 0: GRPO compares different completions of one prompt, which only "
-                      "sampling gives. Use 0.7 to 1.0")  # fmt: skip
-    elif not 0.3 <= t <= 1.5:
+    """``(errors, warnings)`` for a GRPOConfig, or for the settings (a dict) it will be built from:
+    the table's rules, what each loss type needs, and the values that run but are rarely wanted."""
+    values = {**_defaults(), **config} if isinstance(config, dict) else vars(config)
+    errors = [e for name in RULES if name in values and (e := field_problem(name, values[name]))]
+    bad, notes = {e.split(":", 1)[0] for e in errors}, []
+    t, loss, lr, high = (values.get(k) for k in ("temperature", "loss_type", "learning_rate", "epsilon_high"))
+    if "temperature" not in bad and not 0.3 <= t <= 1.5:
         notes.append(f"temperature: {t} makes completions " + ("nearly identical, so their rewards tie and teach "
                      "nothing" if t < 0.3 else "close to random text") + ": try 0.7 to 1.0")  # fmt: skip
-    if loss not in accepted_loss_types():
-        errors.append(f"loss_type: {loss!r} is not a loss type of this TRL: use one of {', '.join(accepted_loss_types())}")
-    if loss == "dr_grpo" and config.scale_rewards != "none":
+    if loss == "dr_grpo" and values.get("scale_rewards") not in ("none", False):
         errors.append("scale_rewards: loss_type='dr_grpo' removes both of GRPO's biases, the length normalisation and "
                       "the division by the group's reward std: set scale_rewards='none'")  # fmt: skip
-    if loss == "cispo" and (config.epsilon_high or 0) < 1:
+    if loss == "cispo" and "epsilon_high" not in bad and (high or 0) < 1:
         errors.append(f"epsilon_high: loss_type='cispo' caps each importance weight at epsilon_high itself, so "
-                      f"{config.epsilon_high!r} would cap every weight below 1: set epsilon_high=5.0")  # fmt: skip
-    if config.resume_from_checkpoint is not None:
+                      f"{high!r} would cap every weight below 1: set epsilon_high=5.0")  # fmt: skip
+    if not isinstance(config, dict) and config.resume_from_checkpoint is not None:  # settings: old_names reports it
         errors += old_names(["resume_from_checkpoint"])
-    low, high = LEARNING_RATE_RANGE
-    if not low <= lr <= high:
-        notes.append(f"learning_rate: {lr:g} is outside the usual {low:g} to {high:g} for LoRA GRPO: "
+    low, top = LEARNING_RATE_RANGE
+    if "learning_rate" not in bad and not low <= lr <= top:
+        notes.append(f"learning_rate: {lr:g} is outside the usual {low:g} to {top:g} for LoRA GRPO: "
                      + ("the adapters will barely move" if lr < low else "updates this large often collapse the policy"))  # fmt: skip
     return errors, notes
 
 
 def _report(errors: list[str], notes: list[str], what: str) -> list[str]:
-    """Raise ``ValueError`` listing the errors; otherwise warn each note (``ConfigWarning``) and return them."""
+    """Raise ``ConfigError`` listing the errors; otherwise warn each note (``ConfigWarning``) and return them."""
     if errors:
-        raise ValueError(f"{what} has {len(errors)} problem(s):\n" + "\n".join(f"  - {e}" for e in errors))
+        raise ConfigError(what, errors)
     for note in notes:
         warnings.warn(note, ConfigWarning, stacklevel=3)
     return notes
 
 
-def _build(settings: dict, what: str):
-    """``GRPOConfig(**settings)`` after the name checks, then the value checks on the result."""
+_BATCH = ("per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation", "generation_batch_size",
+          "num_generations")  # fmt: skip
+
+
+def _build(settings: dict, what: str, unknown_hint: str = ""):
+    """``GRPOConfig(**settings)`` after the name and value checks (all reported at once), then TRL's own."""
     from trl import GRPOConfig  # Unsloth's subclass once Unsloth is imported
 
     known = {field.name for field in dataclasses.fields(GRPOConfig)}
     typos = [f"{name}: not a GRPOConfig setting" + "".join(f"; did you mean {close}?" for close in
-             difflib.get_close_matches(name, known, n=1)) for name in settings if name not in known and name not in OLD_CONFIG_NAMES]
-    _report(old_names(settings) + typos, [], what)
-    config = GRPOConfig(**settings)
-    _report(*config_problems(config), what)
+             difflib.get_close_matches(name, known, n=1)) + unknown_hint for name in settings
+             if name not in known and name not in OLD_CONFIG_NAMES]  # fmt: skip
+    errors, notes = config_problems({k: v for k, v in settings.items() if k in known})
+    _report(old_names(settings) + typos + errors, [], what)
+    try:
+        config = GRPOConfig(**settings)
+    except ValueError as error:  # TRL's batch arithmetic and precision checks, with the batch settings they concern
+        batch = ", ".join(f"{k}={settings.get(k, getattr(GRPOConfig, k, None))!r}" for k in _BATCH)
+        raise ConfigError(what, [f"{error}" + (f" ({batch})" if any(k in str(error) for k in _BATCH) else "")]) from error
+    _report([], notes, what)
     return config
 
 
@@ -206,8 +373,8 @@ def make_config(preset: str = "basic", hardware: Hardware | None = None, bitsand
         raise ValueError(f"preset={preset!r} is not a preset: use one of {', '.join(PRESET_NAMES)}")
     hardware = hardware or detect_hardware()
     settings = {**PRESETS[preset], **precision_settings(hardware, bitsandbytes), "output_dir": str(run_dir() / "checkpoints")}
-    if hardware.has_cuda and not {"steps_per_generation", "generation_batch_size"} & set(overrides):
-        accumulation = overrides.get("gradient_accumulation_steps", settings["gradient_accumulation_steps"])
+    accumulation = overrides.get("gradient_accumulation_steps", settings["gradient_accumulation_steps"])
+    if hardware.has_cuda and _whole(accumulation) and not {"steps_per_generation", "generation_batch_size"} & set(overrides):
         settings["steps_per_generation"] = GPU_GENERATION_ROUNDS * accumulation
     return _build({**settings, **overrides}, f"make_config({preset!r})")
 
@@ -222,7 +389,7 @@ def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq
     pass to GRPOTrainer (old names, config settings given to the trainer, one weight per reward).
     """
     errors, notes = config_problems(config)
-    if dataset is not None:
+    if dataset is not None and not field_problem("max_completion_length", config.max_completion_length):
         errors += _length_problems(config.max_completion_length, model, tokenizer, dataset, max_seq_length)
     if trainer_kwargs:
         errors += old_names(trainer_kwargs, OLD_TRAINER_NAMES)
@@ -348,4 +515,13 @@ def load_config(path: str | Path | None = None, **overrides):
     if not path.is_file():
         raise FileNotFoundError(f"No saved GRPO config at {path}: run notebook 05 (it saves one there), "
                                 "or pass the path of your file, or build one with make_config()")  # fmt: skip
-    return _build({**json.loads(path.read_text()), **overrides}, f"the config in {path}")
+    try:
+        saved = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"the config in {path}", [f"the file is not complete JSON ({error}): it was cut off or edited "
+                          "by hand; save it again with save_config(config) (notebook 05)"]) from error  # fmt: skip
+    if not isinstance(saved, dict):
+        raise ConfigError(f"the config in {path}", [f"the file holds a {type(saved).__name__}, not the settings "
+                          "save_config writes: save it again with save_config(config) (notebook 05)"])  # fmt: skip
+    return _build({**saved, **overrides}, f"the config in {path}", unknown_hint=" (saved by another TRL version? "
+                  "delete it from the file, or save the config again with this TRL)")

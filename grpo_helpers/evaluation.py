@@ -110,8 +110,9 @@ class EvalResult:
 
     def numbers(self) -> dict:
         """What ``evaluation.json`` records of this result: n, correct, accuracy, its interval, format rate, settings."""
+        settings = {name: value for name, value in self.settings.items() if name != "n_examples"}  # that is "n"
         return {"label": self.label, "n": self.n_examples, "correct": self.correct, "accuracy": round(self.accuracy, 4),
-                "interval95": [round(x, 4) for x in self.interval], "format_rate": round(self.format_rate, 4), **self.settings}
+                "interval95": [round(x, 4) for x in self.interval], "format_rate": round(self.format_rate, 4), **settings}
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self}</b></p>" + self.table.head(5)._repr_html_()
@@ -165,7 +166,8 @@ def evaluate_gsm8k(model, tokenizer, n_examples: int = 100, seed: int = 0, batch
         "formatted": formatted,
         "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references)],
     })
-    settings = {"n_examples": n_examples, "seed": seed, "split": split, "max_new_tokens": max_new_tokens, "batch_size": batch_size}
+    source = {"split": split} if dataset is None else {"dataset": "given"}  # a given dataset is no GSM8K split
+    settings = {"n_examples": n_examples, "seed": seed, **source, "max_new_tokens": max_new_tokens, "batch_size": batch_size}
     result = EvalResult(label, table, settings)
     print(result)
     return result

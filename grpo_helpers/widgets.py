@@ -149,18 +149,19 @@ class ConfigWidget(_Widget):
     def refresh(self) -> None:
         if self._loading:
             return
-        settings = {**PRESETS[self.preset.value], **self.values()}
-        for name in CONTROLLED:
-            self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}</small>"
-        kept = self.config
+        settings, kept, problems = {**PRESETS[self.preset.value], **self.values()}, self.config, []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConfigWarning)
             try:
                 self.build()
                 lines = [("#8a6d00", str(w.message)) for w in caught if w.category is ConfigWarning]
             except ValueError as error:
-                lines = [("#b00020", str(error))]
+                lines, problems = [("#b00020", str(error))], getattr(error, "problems", [])
         self.config = kept  # only the button (or build()) hands out a config
+        for name in CONTROLLED:  # what the value does, and beside it each problem that names this setting
+            own = "".join(f"<br><span style='color:#b00020'>{html.escape(p)}</span>" for p in problems
+                          if p.split(":", 1)[0] == name)  # fmt: skip
+            self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}{own}</small>"
         arithmetic = batch_arithmetic(settings)
         self.messages.value = (
             ("<b>No problems.</b> " if not lines else "")

@@ -65,7 +65,9 @@ def test_validation_and_explanations_are_live(panel):
     assert "No problems." not in panel.messages.value and "must be divisible by num_generations (3)" in panel.messages.value
     assert panel.config is None  # the live check builds nothing you could take by mistake
     panel.set(num_generations=4, temperature=0.0)
-    assert "temperature: 0.0 must be &gt; 0" in panel.messages.value
+    assert "temperature: 0.0 must be a finite number &gt; 0" in panel.messages.value
+    assert "temperature: 0.0 must be a finite number &gt; 0" in panel.notes["temperature"].value  # beside its slider
+    assert "must be" not in panel.notes["beta"].value
     panel.set(temperature=0.7)
     panel.set(num_generations=4, loss_type="cispo")
     assert "set epsilon_high=5.0" in panel.messages.value
