@@ -84,14 +84,15 @@ def test_the_loading_cell_gives_a_trainable_peft_model_that_answers_the_same(tra
         assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
 
 
-def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_says_replies_can_drift(loaded):
+def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_check_stays_float32(loaded):
     bf16_cpu = dataclasses.replace(loaded["hardware"], bf16=True)
     namespace = {**loaded, "hardware": bf16_cpu, "EXPORT_DIR": loaded["EXPORT_DIR"].parent / "export-bf16"}
     run_cell(LOAD, namespace)
     assert namespace["model"].get_base_model().dtype == torch.bfloat16
     assert any(p.dtype == torch.float32 for n, p in namespace["model"].named_parameters() if "lora_" in n)  # PEFT keeps LoRA in float32
     run_cell(SAVE_ADAPTER, namespace)
-    assert "bfloat16, so replies can drift" in run_cell(MERGE, namespace)
+    # the check compares two float32 copies (adapter separate, then merged), whatever the model in memory uses
+    assert "Greedy replies before and after merging (float32 both): 3 of 3 identical" in run_cell(MERGE, namespace)
 
 
 def test_the_export_cells_save_the_adapter_and_a_bfloat16_merged_copy_and_keep_the_adapter_in_memory(loaded):
@@ -106,7 +107,7 @@ def test_the_export_cells_save_the_adapter_and_a_bfloat16_merged_copy_and_keep_t
     assert not list(adapter.glob("*.bin"))
 
     printed = run_cell(MERGE, loaded)
-    assert "3 of 3 greedy replies identical" in printed, printed  # merged in float32: the same model
+    assert "(float32 both): 3 of 3 identical" in printed, printed  # merging folds W + BA: the same replies
     merged_dir = loaded["MERGED_DIR"]
     assert (merged_dir / "config.json").is_file() and not (merged_dir / "adapter_config.json").exists()
     (weights,) = merged_dir.glob("*.safetensors")
