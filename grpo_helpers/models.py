@@ -142,11 +142,24 @@ def tutorial_model(hardware=None) -> str:
 def resolve_model(model_name: str | os.PathLike = DEFAULT_MODEL) -> str:
     """What to pass to ``from_pretrained``: a local folder or Hub id as it is, except the default
     model's id when the Hub cannot be reached: then the offline copy's folder."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
     name = str(model_name)
     if Path(name).expanduser().exists():
         return str(Path(name).expanduser())
     if name == DEFAULT_MODEL and not hub_reachable():
         return str(offline_model_path())
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise FileNotFoundError(f"model {name!r}: there is no such folder, and it is not a Hub id ('org/name'): give the "
+                                f"folder of a saved model or a Hub id such as {DEFAULT_MODEL!r}") from None
+    if not hub_reachable() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise FileNotFoundError(f"model {name!r}: the Hub cannot be reached (offline) and the model is not in the local "
+                                f"Hugging Face cache: connect and run again, download it once where there is internet "
+                                f"(hf download {name}), or give a local folder; {DEFAULT_MODEL!r} works offline")
     return name
 
 

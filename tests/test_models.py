@@ -75,10 +75,15 @@ def test_no_network_and_no_package_gives_a_clear_error(monkeypatch, tmp_path):
         resolve_model(DEFAULT_MODEL)
 
 
-def test_other_names_pass_through(monkeypatch, tmp_path):
-    monkeypatch.setattr(models, "hub_reachable", lambda: False)
+def test_other_names_pass_through_or_say_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setattr(models, "hub_reachable", lambda: True)
     assert resolve_model("Qwen/Qwen2.5-0.5B-Instruct") == "Qwen/Qwen2.5-0.5B-Instruct"
+    monkeypatch.setattr(models, "hub_reachable", lambda: False)
     assert resolve_model(tmp_path) == str(tmp_path)
+    with pytest.raises(FileNotFoundError, match="offline.*not in the local Hugging Face cache"):
+        resolve_model("no-such-org/no-such-model")
+    with pytest.raises(FileNotFoundError, match="no such folder, and it is not a Hub id"):
+        resolve_model(str(tmp_path / "missing" / "model"))
 
 
 def test_hub_check_is_skipped_when_offline_is_set(monkeypatch):
