@@ -43,11 +43,11 @@ from step_timing import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM, timed_generation  # n
 
 from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt  # noqa: E402
 from grpo_helpers.rewards import SYSTEM_PROMPT  # noqa: E402
+from grpo_helpers.tasks import HELD_OUT_SEED  # noqa: E402  generated held-out problems: seed + 1000, never trained on
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("curriculum", "gsm8k")
 MODEL_TOKENS = 512  # prompt (<= 256 tokens) + completion
-HELD_OUT_SEED = 1000  # generated held-out problems use seed + 1000: never the training problems
 PROMPTS = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE)}
 
 

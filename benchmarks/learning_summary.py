@@ -112,11 +112,8 @@ def correctness_numbers(rows: list[dict], zero_std_shares: list[float]) -> dict:
 
 def eval_numbers(result, seconds: float) -> dict:
     """An ``EvalResult`` as accuracy with its 95% Wilson interval, format rate and problem count."""
-    from grpo_helpers.evaluation import wilson_interval
-
-    right, n = int(result.table["correct"].sum()), result.n_examples
-    low, high = wilson_interval(right, n)
-    return {"accuracy": round(right / n, 4), "ci95": [round(low, 4), round(high, 4)], "correct": right, "problems": n,
+    low, high = result.interval
+    return {"accuracy": round(result.accuracy, 4), "ci95": [round(low, 4), round(high, 4)], "correct": result.correct, "problems": result.n_examples,
             "format_rate": round(result.format_rate, 4), "seconds": round(seconds, 1)}
 
 

@@ -6,13 +6,10 @@ Notebook 05 builds ``GRPOConfig(**PRESETS[name], ...)`` and checks it equals ``m
     validate_config(config, model, tokenizer, train_dataset, max_seq_length=1024)   # before GRPOTrainer(...)
     save_config(config)  ...  config = load_config()          # notebook 05 -> notebook 06
 
-TRL's GRPOConfig refuses few mistakes (batch arithmetic, fp16 with bf16); Unsloth's (``from trl import
-GRPOConfig`` once Unsloth is imported) repairs the batch and accepts unknown names silently. Checked here,
-before GRPOConfig is built and all reported at once (``ConfigError``): unknown or outdated names (with the
-closest one), each field of ``FIELD_RULES`` (its rule and the fix: e.g. temperature > 0, a loss type the
-installed TRL knows), what dr_grpo and cispo need, one weight per reward function, prompt + completion longer
-than the context, a saved file that is cut off or from another TRL version (the rewards' columns and results:
-``rewards.check_reward_functions``).
+TRL's GRPOConfig refuses few mistakes and Unsloth's repairs the batch and accepts unknown names silently.
+Checked here before GRPOConfig is built, all in one ``ConfigError``: unknown or old names, each field of
+``FIELD_RULES`` (its rule and fix), what dr_grpo and cispo need, one weight per reward, prompt + completion
+against the context, a saved file cut off or from another TRL version.
 """
 
 from __future__ import annotations
@@ -141,8 +138,7 @@ OLD_TRAINER_NAMES = {
 
 
 def _published_choices(name: str, whole_help: bool = True) -> tuple[str, ...]:
-    """The values the installed TRL documents for GRPOConfig field ``name`` (the quoted names in its help;
-    ``whole_help=False``: only those in its "Supported values are ..." sentence)."""
+    """The quoted values in the installed TRL's help of field ``name`` (``whole_help=False``: its "Supported values are")."""
     from trl import GRPOConfig
 
     text = next(f for f in dataclasses.fields(GRPOConfig) if f.name == name).metadata.get("help", "")
@@ -181,8 +177,7 @@ def _whole(value) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-    """What a value must be: ``text`` says it and ``ok(value)`` tests it; or ``choices()``, the allowed
-    values, read from the installed TRL or transformers when a value is checked."""
+    """What a value must be: ``text`` says it, ``ok(value)`` tests it; or ``choices()``, read from the installed TRL."""
 
     text: str = ""
     ok: Callable = bool
@@ -212,10 +207,8 @@ INTERVAL = Rule("a fraction in (0, 1) of max_steps, or a whole number >= 1",
                 lambda v: _number(v) and (0 < v < 1 or (v >= 1 and float(v).is_integer())))
 FLAG = Rule("True or False", lambda v: isinstance(v, bool))
 
-# Every GRPOConfig setting the presets, make_config, the config widget and the notebooks let a learner
-# set: (field, the rule its value must follow, what to type instead). make_config, load_config, the
-# widget and validate_config check each (before GRPOTrainer, which accepts most of these values and
-# fails minutes later, or trains wrong); batch arithmetic and the fp16/bf16 clash are TRL's own checks.
+# (field, rule, what to type instead) for every setting a learner sets; checked before GRPOTrainer, which accepts
+# most bad values and fails minutes later or trains wrong (batch arithmetic and fp16 with bf16: TRL's own checks).
 FIELD_RULES = (
     # GRPO: the group, sampling, the loss
     ("num_generations", Rule("a whole number >= 2", lambda v: _whole(v) and v >= 2),

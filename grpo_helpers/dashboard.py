@@ -165,23 +165,6 @@ def quarter_means(values: list[float]) -> tuple[float, float]:
     return sum(values[:quarter]) / quarter, sum(values[-quarter:]) / quarter
 
 
-def reward_quarters(log_history):
-    """A table of the total reward and each reward function's mean, first vs last quarter of the logged
-    steps: what a run's own rewards say it learnt (on its training prompts, sampled)."""
-    import pandas as pd
-
-    rows = [row for row in training_logs(log_history) if "reward" in row]
-    keys = ["reward", *dict.fromkeys(k for row in rows for k in row if k.startswith("rewards/") and k.endswith("/mean"))]
-    quarter = max(1, len(rows) // 4)
-    table = []
-    for key in keys:
-        first, last = quarter_means(series(rows, key)[1])
-        name = "total reward" if key == "reward" else key[len("rewards/"):-len("/mean")]
-        table.append({"reward": name, f"steps 1-{quarter}": round(first, 3),
-                      f"steps {len(rows) - quarter + 1}-{len(rows)}": round(last, 3), "change": round(last - first, 3)})
-    return pd.DataFrame(table).set_index("reward")
-
-
 def _fmt(value: float) -> str:
     return f"{value:.2e}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5) else f"{value:.4g}"
 

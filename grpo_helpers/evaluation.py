@@ -11,10 +11,11 @@ Held-out: a seeded sample of GSM8K's test split, the training prompt, greedy rep
 
 from __future__ import annotations
 
+import json
 import math
 import random
-import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from grpo_helpers.gsm8k import training_prompt
 
@@ -89,8 +90,7 @@ class EvalResult:
         return float(self.table["correct"].mean())
 
     @property
-    def interval(self) -> tuple[float, float]:
-        """The accuracy's 95% Wilson interval (``wilson_interval``)."""
+    def interval(self) -> tuple[float, float]:  # the accuracy's 95% Wilson interval
         return wilson_interval(self.correct, self.n_examples)
 
     @property
@@ -186,10 +186,8 @@ def compare_results(*results: EvalResult):
 
 
 def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96, column: str = "correct") -> tuple[float, float]:
-    """The 95% interval of ``after.accuracy - before.accuracy`` for two independent samples (Newcombe's
-    hybrid score interval, built from each rate's Wilson interval): when it excludes 0 the difference is
-    unlikely to be chance. (For the same problems answered twice it is conservative.) ``column="formatted"``:
-    the same for the format rate."""
+    """The 95% interval of ``after - before`` accuracy (``column="formatted"``: format rate), Newcombe's hybrid
+    score interval of two independent rates; when it excludes 0, chance is unlikely (for one problem set, conservative)."""
     k1, n1, k2, n2 = int(before.table[column].sum()), before.n_examples, int(after.table[column].sum()), after.n_examples
     p1, p2 = k1 / n1, k2 / n2
     (l1, u1), (l2, u2) = wilson_interval(k1, n1, z), wilson_interval(k2, n2, z)
@@ -198,34 +196,14 @@ def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96, 
 
 
 def save_evaluation(path, task: str, before: EvalResult, after: EvalResult, **extra) -> dict:
-    """Write ``evaluation.json``: the ``task``, ``before`` and ``after`` (``EvalResult.numbers()``), the
-    difference with its interval, whether the two intervals are apart, and ``extra`` fields."""
-    import json
-    from pathlib import Path
-
+    """Write ``evaluation.json``: ``task``, ``before``/``after`` (``EvalResult.numbers()``), the difference, its
+    interval, whether the two intervals are apart, ``extra``."""
     low, high = difference_interval(before, after)
     record = {"task": task, "before": before.numbers(), "after": after.numbers(),
               "difference": round(after.accuracy - before.accuracy, 4), "difference_interval95": [round(low, 4), round(high, 4)],
               "intervals_apart": before.interval[1] < after.interval[0] or after.interval[1] < before.interval[0], **extra}
     Path(path).write_text(json.dumps(record, indent=2) + "\n")
     return record
-
-
-EQUATION_RE = re.compile(r"\$?(-?\d[\d,]*(?:\.\d+)?)\s*([-+*/×x])\s*\$?(-?\d[\d,]*(?:\.\d+)?)\s*=\s*\$?(-?\d[\d,]*(?:\.\d+)?)")
-OPERATIONS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "x": lambda a, b: a * b,
-              "×": lambda a, b: a * b, "/": lambda a, b: a / b if b else math.nan}
-
-
-def wrong_equations(text: str) -> list[str]:
-    """The equations ``a op b = c`` written in ``text`` whose ``c`` is not ``a op b`` (the correctness
-    reward reads only the final answer, so a right answer can follow wrong arithmetic)."""
-    wrong = []
-    for match in EQUATION_RE.finditer(text):
-        a, op, b, c = match.groups()
-        a, b, c = (float(x.replace(",", "")) for x in (a, b, c))
-        if not math.isclose(OPERATIONS[op](a, b), c, rel_tol=1e-9, abs_tol=1e-9):
-            wrong.append(match.group(0).strip())
-    return wrong
 
 
 def changed_examples(before: EvalResult, after: EvalResult):

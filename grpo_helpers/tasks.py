@@ -1,13 +1,7 @@
-"""The task a run trains on and the held-out problems it is judged on: one place for both (04, 06, 07, 10).
+"""The task a run trains on and the held-out problems it is judged on, by the hardware (04, 06, 07, 10).
 
-    task = training_task(hardware)                       # "gsm8k" on a CUDA GPU, "one-step" on a CPU
-    train_dataset = train_problems(task, 28)             # prompt + ground_truth, for GRPOTrainer
-    held_out = held_out_problems(task, 128, avoid=train_dataset)   # question + answer, never trained on
-
-On a CPU SmolLM2-135M solves almost no GSM8K problem (notebook 04 measures it), so every group ties
-on correctness and only the format is learnt: there it trains on seeded one-step word problems
-(``grpo_helpers.arithmetic``) and is judged on others from the same generator; GSM8K's test split
-stays a second evaluation, of a task that model did not train on.
+On a CPU SmolLM2-135M solves almost no GSM8K problem (notebook 04), so there it trains on seeded one-step
+word problems (``grpo_helpers.arithmetic``) and is judged on others of the generator; on a GPU, GSM8K.
 """
 
 from __future__ import annotations
@@ -42,10 +36,8 @@ def train_problems(task: str, n: int, *, tokenizer=None, max_prompt_length: int 
 
 
 def held_out_problems(task: str, n: int, *, avoid=None):
-    """``n`` problems of ``task`` that training never sees (``question``, ``answer``, ``id``): a seeded
-    sample of GSM8K's test split, or generated one-step problems (seed ``HELD_OUT_SEED``) that are not
-    among the first ``GUARD`` of ``train_problems``. ``avoid``: another training set (``prompt`` rows)
-    to check against; raises if one of its questions is held out."""
+    """``n`` problems of ``task`` training never sees (``question``, ``answer``, ``id``): GSM8K test rows, or one-step
+    problems of seed ``HELD_OUT_SEED`` not among ``train_problems``' first ``GUARD``; raises if one is in ``avoid``."""
     _check(task)
     from grpo_helpers.evaluation import gsm8k_subset
 

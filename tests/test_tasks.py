@@ -6,10 +6,10 @@ import pytest
 
 from grpo_helpers import environment
 from grpo_helpers.arithmetic import word_problems
-from grpo_helpers.dashboard import quarter_means, reward_quarters
+from grpo_helpers.dashboard import quarter_means
 from grpo_helpers.environment import Hardware
 from grpo_helpers.evaluation import (
-    EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval, wrong_equations,
+    EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval,
 )
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
 from notebook_cells import notebooks, python_source, read
@@ -85,7 +85,17 @@ def test_evaluation_json_says_what_was_measured(tmp_path):
     assert save_evaluation(tmp_path / "e.json", "one-step", before, result("t", 12, 128))["intervals_apart"] is False
 
 
+def cell_namespace(name: str, cell_id: str, namespace: dict | None = None) -> dict:
+    """Run one code cell of a notebook (by id) in ``namespace`` and return it."""
+    path = next(p for p in notebooks() if p.name.startswith(name))
+    cell = next(c for c in read(path).cells if c.get("id") == cell_id)
+    namespace = {} if namespace is None else namespace
+    exec(compile(python_source(cell), f"{path.name}:{cell_id}", "exec"), namespace)
+    return namespace
+
+
 def test_wrong_equations_find_wrong_working():
+    wrong_equations = cell_namespace("07_", "wrong-equations")["wrong_equations"]  # notebook 07 teaches it
     assert wrong_equations("She has $50 - 300 = 100 left, so 3 + 4 = 7.") == ["$50 - 300 = 100"]
     assert wrong_equations("2 x 5 = 10 and 1,000 + 5 = 1,005 and 9 / 3 = 3") == []
     assert wrong_equations("6 * 7 = 41") == ["6 * 7 = 41"]
@@ -94,7 +104,8 @@ def test_wrong_equations_find_wrong_working():
 def test_reward_quarters_compare_first_and_last_steps():
     logs = [{"step": s, "reward": float(s), "rewards/correctness_reward/mean": s / 10, "loss": 0.0} for s in range(1, 9)]
     logs.append({"train_runtime": 1.0, "step": 8})
-    table = reward_quarters(logs)
+    trainer = type("Trainer", (), {"state": type("State", (), {"log_history": logs})})
+    table = cell_namespace("06_", "reward-quarters", {"trainer": trainer})["quarters"].round(3)  # notebook 06's table
     assert list(table.index) == ["total reward", "correctness_reward"]
     assert list(table.loc["total reward"]) == [1.5, 7.5, 6.0]
     assert quarter_means([1.0]) == (1.0, 1.0)
