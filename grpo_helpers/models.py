@@ -168,7 +168,7 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
     """Notebook 01's loading cell: ``(model, tokenizer)``. ``max_seq_length`` is Unsloth's (prompt + completion);
     ``load_in_4bit`` applies on a CUDA GPU; ``backend`` defaults to ``choose_backend()``. ``dtype``: the GPU's 16-bit
     compute type, or the weights' without 4-bit; None: bfloat16 where the machine has it (CPUs too: ``Hardware.bf16``),
-    else float16 on a GPU, float32 on a CPU. ``device_index``: the GPU of a bitsandbytes model (train_grpo.py)."""
+    else float16 on a GPU, float32 on a CPU. ``device_index``: the GPU of a model without Unsloth (train_grpo.py)."""
     backend, path = choose_backend(backend=backend), resolve_model(model_name)
     if backend == "unsloth":
         from unsloth import FastLanguageModel
@@ -179,15 +179,15 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        dtype = dtype or (torch.bfloat16 if detect_hardware().bf16 else torch.float16 if backend == "bitsandbytes" else torch.float32)
+        tokenizer, hardware = AutoTokenizer.from_pretrained(path), detect_hardware()
+        dtype = dtype or (torch.bfloat16 if hardware.bf16 else torch.float16 if hardware.has_cuda else torch.float32)
         if backend == "bitsandbytes":
             nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                                      bnb_4bit_compute_dtype=dtype)
             model = AutoModelForCausalLM.from_pretrained(path, quantization_config=nf4 if load_in_4bit else None,
                                                          dtype=dtype, device_map={"": device_index})
-        else:
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        else:  # 16 bits on a GPU (generation can compile: notebook 06), 16 or 32 on a CPU
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map={"": device_index} if hardware.has_cuda else None)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # decoder-only models generate from the right end of a batch

@@ -36,3 +36,12 @@ def keyword_calls(name_suffix: str):
                 if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(name_suffix):
                     found.append((path.name, [k.arg for k in node.keywords if k.arg]))
     return found
+
+
+def cell_namespace(name: str, cell_id: str, namespace: dict | None = None) -> dict:
+    """Run one code cell of a notebook (by id) in ``namespace`` and return it."""
+    path = next(p for p in notebooks() if p.name.startswith(name))
+    cell = next(c for c in read(path).cells if c.get("id") == cell_id)
+    namespace = {} if namespace is None else namespace
+    exec(compile(python_source(cell), f"{path.name}:{cell_id}", "exec"), namespace)
+    return namespace

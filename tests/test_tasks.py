@@ -12,7 +12,7 @@ from grpo_helpers.evaluation import (
     EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval,
 )
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
-from notebook_cells import notebooks, python_source, read
+from notebook_cells import cell_namespace, notebooks, python_source, read
 
 
 def hardware(cuda: bool) -> Hardware:
@@ -83,15 +83,6 @@ def test_evaluation_json_says_what_was_measured(tmp_path):
     assert saved["before"]["interval95"] == [round(x, 4) for x in wilson_interval(8, 128)]
     assert saved["intervals_apart"] is True and saved["difference_interval95"][0] > 0
     assert save_evaluation(tmp_path / "e.json", "one-step", before, result("t", 12, 128))["intervals_apart"] is False
-
-
-def cell_namespace(name: str, cell_id: str, namespace: dict | None = None) -> dict:
-    """Run one code cell of a notebook (by id) in ``namespace`` and return it."""
-    path = next(p for p in notebooks() if p.name.startswith(name))
-    cell = next(c for c in read(path).cells if c.get("id") == cell_id)
-    namespace = {} if namespace is None else namespace
-    exec(compile(python_source(cell), f"{path.name}:{cell_id}", "exec"), namespace)
-    return namespace
 
 
 def test_wrong_equations_find_wrong_working():
