@@ -25,8 +25,8 @@ def python_source(cell) -> str:
     return textwrap.dedent("\n".join(lines))
 
 
-def keyword_calls(name_suffix: str):
-    """(notebook, keyword names) for every call whose dotted name ends with ``name_suffix``."""
+def keyword_sources(name_suffix: str):
+    """(notebook, {keyword: its value's source}) for every call whose dotted name ends with ``name_suffix``."""
     found = []
     for path in notebooks():
         for cell in read(path).cells:
@@ -34,8 +34,13 @@ def keyword_calls(name_suffix: str):
                 continue
             for node in ast.walk(ast.parse(python_source(cell))):
                 if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(name_suffix):
-                    found.append((path.name, [k.arg for k in node.keywords if k.arg]))
+                    found.append((path.name, {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg}))
     return found
+
+
+def keyword_calls(name_suffix: str):
+    """(notebook, keyword names) for every call whose dotted name ends with ``name_suffix``."""
+    return [(notebook, list(keywords)) for notebook, keywords in keyword_sources(name_suffix)]
 
 
 def cell_namespace(name: str, cell_id: str, namespace: dict | None = None) -> dict:

@@ -99,17 +99,22 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
 
 
 def test_every_4bit_load_uses_the_settings_of_load_model():
-    """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings as models.load_model."""
-    from notebook_cells import keyword_calls
+    """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings, names and values,
+    as models.load_model."""
+    from notebook_cells import keyword_sources
 
     import grpo_helpers.models as models
 
-    taught = {ast.unparse(k) for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
-              if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig" for k in node.keywords}
-    calls = keyword_calls("BitsAndBytesConfig")
+    taught = [{k.arg: ast.unparse(k.value) for k in node.keywords}
+              for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
+              if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig"]
+    assert len(taught) == 1 and taught[0]["bnb_4bit_quant_type"] == "'nf4'"
+    calls = keyword_sources("BitsAndBytesConfig")
     assert len(calls) >= 3
+    constants = {name: value for name, value in taught[0].items() if name != "bnb_4bit_compute_dtype"}  # a variable
     for notebook, keywords in calls:
-        assert set(keywords) == {k.split("=")[0] for k in taught}, f"{notebook}: BitsAndBytesConfig({keywords})"
+        assert set(keywords) == set(taught[0]), f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
+        assert {name: keywords[name] for name in constants} == constants, f"{notebook}: BitsAndBytesConfig({keywords})"
 
 
 # What a committed notebook must never hold: a credential someone pasted (Hugging Face, OpenAI-style,
