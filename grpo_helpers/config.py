@@ -9,8 +9,7 @@ Notebook 05 builds ``GRPOConfig(**PRESETS[name], ...)`` and checks it equals ``m
 TRL's GRPOConfig refuses few mistakes and Unsloth's repairs the batch and accepts unknown names silently.
 Checked here before GRPOConfig is built, all in one ``ConfigError``: unknown or old names, each field of
 ``FIELD_RULES`` (its rule and fix), what dr_grpo and cispo need, one weight per reward, prompt + completion
-against the context, a saved file cut off or from another TRL version.
-"""
+against the context, a saved file cut off or from another TRL version."""
 
 from __future__ import annotations
 
@@ -103,9 +102,7 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
 
 def recommended_preset(hardware: Hardware) -> str:
     """``quick_cpu`` without a CUDA GPU, ``colab_t4`` on a GPU without bf16 or under 20 GiB, else ``basic``."""
-    if not hardware.has_cuda:
-        return "quick_cpu"
-    return "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
+    return "quick_cpu" if not hardware.has_cuda else "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
 
 
 class ConfigWarning(UserWarning):
@@ -379,21 +376,18 @@ def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq
     With ``dataset`` and ``tokenizer``: the longest prompt (``prompt_token_lengths``) plus
     ``max_completion_length`` must fit ``max_seq_length`` (the length you load the model with;
     else the model's ``max_position_embeddings``). With ``trainer_kwargs``: the arguments you will
-    pass to GRPOTrainer (old names, config settings given to the trainer, one weight per reward).
-    """
+    pass to GRPOTrainer (old names, config settings given to the trainer, one weight per reward)."""
     errors, notes = config_problems(config)
     if dataset is not None and not field_problem("max_completion_length", config.max_completion_length):
         errors += _length_problems(config.max_completion_length, model, tokenizer, dataset, max_seq_length)
     if trainer_kwargs:
         errors += old_names(trainer_kwargs, OLD_TRAINER_NAMES)
-        fields = type(config).__dataclass_fields__
         errors += [f"{name}: this is a GRPOConfig setting, not a trainer argument: build the config with "
                    f"make_config(..., {name}=...) and pass GRPOTrainer(args=config)" for name in trainer_kwargs
-                   if name in fields and name not in OLD_TRAINER_NAMES]  # fmt: skip
+                   if name in type(config).__dataclass_fields__ and name not in OLD_TRAINER_NAMES]  # fmt: skip
         funcs = trainer_kwargs.get("reward_funcs")
         funcs = funcs if isinstance(funcs, (list, tuple)) or funcs is None else [funcs]
-        weights = config.reward_weights
-        if weights is not None and funcs is not None and len(weights) != len(funcs):
+        if (weights := config.reward_weights) is not None and funcs is not None and len(weights) != len(funcs):
             names = [getattr(f, "__name__", str(f)) for f in funcs]
             errors.append(f"reward_weights: {len(weights)} weights {list(weights)} for {len(funcs)} reward functions "
                           f"{names}: give one weight per function, in the same order, or set reward_weights=None")  # fmt: skip
@@ -490,12 +484,13 @@ KEY_FIELDS = ("output_dir", "use_cpu", "bf16", "fp16", "per_device_train_batch_s
 
 
 def save_config(config, path: str | Path | None = None) -> Path:
-    """Write ``config.to_dict()`` as JSON (enums as their values, the Hub token left out), keeping
-    the key fields and what differs from a default config built with them, so the file is short.
-    ``GRPOConfig(**json.load(file))`` rebuilds ``config``. Returns the path."""
+    """Write ``config.to_dict()`` as JSON (enums as their values, the Hub token left out), keeping the key fields
+    and what differs from a default config built with them, so the file is short: ``GRPOConfig(**json.load(file))``
+    rebuilds ``config``. Returns the path. A config with problems raises ``ConfigError`` and writes nothing."""
+    path = Path(path) if path is not None else default_config_path()
+    _report(config_problems(config)[0], [], f"the config (not saved, {path} left as it was)")
     reference = type(config)(**{name: getattr(config, name) for name in KEY_FIELDS}).to_dict()
     settings = {k: v for k, v in config.to_dict().items() if k in KEY_FIELDS or v != reference.get(k)}
-    path = Path(path) if path is not None else default_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
     return path

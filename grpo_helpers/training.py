@@ -5,12 +5,13 @@
   ``EarlyStoppingCallback``).
 - ``record_completions(trainer)``: each logged step's prompts, completions, scores and advantages, for
   ``grpo_helpers.widgets.completion_browser`` (from the tables TRL saves with ``log_completions=True``).
-"""
+- ``checkpoint_to_resume(resume, output_dir)``: the checkpoint a resume loads, or an error that says what to pass."""
 
 from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,7 @@ class SaveOnInterrupt(TrainerCallback):
     """The first stop (Jupyter's stop button or Ctrl-C: both send SIGINT) means "finish this step, save a
     checkpoint, stop"; a second press interrupts at once. ``stopped_at_step``: where it stopped (None:
     ran to the end). The checkpoint is the trainer's own (``output_dir/checkpoint-<step>``: adapter,
-    optimizer, scheduler, random state): ``trainer.train(resume_from_checkpoint=True)`` continues it.
-    """
+    optimizer, scheduler, random state): ``trainer.train(resume_from_checkpoint=True)`` continues it."""
 
     def __init__(self):
         self.stop_requested, self.stopped_at_step, self._previous = False, None, None
@@ -32,8 +32,7 @@ class SaveOnInterrupt(TrainerCallback):
         self.stop_requested, self.stopped_at_step = False, None
         if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
-            shell = _ipython()
-            if shell is not None:  # also put the stop button back when train() ends with an error
+            if (shell := _ipython()) is not None:  # also put the stop button back when train() ends with an error
                 shell.events.register("post_run_cell", self._after_cell)
 
     def _on_sigint(self, signum, frame):
@@ -46,8 +45,7 @@ class SaveOnInterrupt(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_requested:
-            control.should_save = True  # the trainer saves checkpoint-<step> right after this step
-            control.should_training_stop = True
+            control.should_save = control.should_training_stop = True  # the trainer saves checkpoint-<step>, then stops
             self.stopped_at_step = state.global_step
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -63,26 +61,43 @@ class SaveOnInterrupt(TrainerCallback):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
-        shell = _ipython()
-        if shell is not None and self._after_cell in shell.events.callbacks["post_run_cell"]:
+        if (shell := _ipython()) is not None and self._after_cell in shell.events.callbacks["post_run_cell"]:
             shell.events.unregister("post_run_cell", self._after_cell)
 
 
+def checkpoint_to_resume(resume, output_dir) -> str:
+    """The checkpoint ``trainer.train(resume_from_checkpoint=resume)`` loads (True: the newest ``checkpoint-<step>``
+    in ``output_dir``, as transformers picks it), checked before anything is loaded or written: ``ValueError`` when
+    it holds no ``trainer_state.json``, naming the folder, listing what it holds and saying what to pass instead."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    newest = get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    folder = Path((newest or output_dir) if resume is True else resume)
+    if (folder / "trainer_state.json").is_file():
+        return str(folder)
+    found = sorted({p for d in (folder, Path(output_dir)) for p in d.glob("checkpoint-*") if p.name[11:].isdigit()
+                    and (p / "trainer_state.json").is_file()}, key=lambda p: int(p.name[11:]))  # fmt: skip
+    fix = (f"pass resume_from_checkpoint={str(found[-1])!r}" + (" or True (the newest in output_dir)" if str(found[-1]) == newest else "")
+           if found else "a run saves checkpoint-<step> folders in its output_dir (save_strategy='steps' and save_steps=N, or "
+           "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint out to start afresh")
+    held = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing" if folder.is_dir() else None
+    empty = resume is True and not newest  # output_dir has no checkpoint-<step> folder at all
+    what = ("does not exist" if held is None else f"has no checkpoint-<step> folder (it holds {held})" if empty
+            else f"is not a checkpoint (no trainer_state.json; it holds {held})")
+    raise ValueError(f"resume_from_checkpoint={resume!r}: {'output_dir ' if empty else ''}{folder} {what}: {fix}")
+
+
 def _ipython():
-    """The running IPython shell (a notebook kernel), or None in a script."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()
+    """The running IPython shell (a notebook kernel), or None in a script (IPython not imported, or no shell)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
 
 
 class RewardPlateauStopper(TrainerCallback):
     """Stop when the training reward has stopped rising (no eval dataset needed). It follows the moving
     average of ``metric`` over ``window`` logs (set ``logging_steps=1``); each time the average fails to
     beat the best so far by more than ``min_delta`` a counter goes up, and at ``patience`` training stops
-    (not before step ``min_steps``). ``stopped_at_step`` says where; ``history``: the (step, average) pairs.
-    """
+    (not before step ``min_steps``). ``stopped_at_step`` says where; ``history``: the (step, average) pairs."""
 
     def __init__(self, patience: int = 10, min_delta: float = 0.01, window: int = 5, min_steps: int = 0, metric: str = "reward"):
         for name, value in (("patience", patience), ("window", window)):
@@ -107,8 +122,7 @@ class RewardPlateauStopper(TrainerCallback):
         improved = self.best is None or average > self.best + self.min_delta
         self.best, self.bad_checks = (average, 0) if improved else (self.best, self.bad_checks + 1)
         if self.bad_checks >= self.patience and state.global_step >= self.min_steps:
-            control.should_training_stop = True
-            self.stopped_at_step = state.global_step
+            control.should_training_stop, self.stopped_at_step = True, state.global_step
             print(f"Reward plateau: the {self.window}-step average of {self.metric!r} has not beaten {self.best:.4f} "
                   f"by more than {self.min_delta} for {self.patience} logs; stopping at step {state.global_step}.")
 
@@ -149,8 +163,7 @@ class CompletionRecorder(TrainerCallback):
     """Each logged step's completions, from the table TRL saves at each logging step with ``log_completions=True``
     (``output_dir/completions/completions_<step>.parquet``: the latest generation batch's prompts, completions,
     reward scores and advantages); a batch reused for several steps is recorded once. ``keep``: how many
-    steps to keep (None: all). ``subscribe(f)`` calls ``f(step)`` after each new step (the browser follows a run so).
-    """
+    steps to keep (None: all). ``subscribe(f)`` calls ``f(step)`` after each new step (the browser follows a run so)."""
 
     def __init__(self, trainer, keep: int | None = None):
         args = getattr(trainer, "args", None)
@@ -223,9 +236,7 @@ class CompletionRecorder(TrainerCallback):
             recorded = ", ".join(map(str, sorted(self.steps))) or "none yet"
             raise KeyError(f"step {step} was not recorded; recorded steps: {recorded}")
         records = self.steps[step] if step is not None else [c for s in sorted(self.steps) for c in self.steps[s]]
-        if low is None and high is None:
-            return list(records)
-        return [r for r in records if (s := r.score(reward)) is not None
+        return [r for r in records if low is None and high is None or (s := r.score(reward)) is not None
                 and (low is None or s >= low) and (high is None or s <= high)]
 
 

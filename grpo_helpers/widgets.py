@@ -1,10 +1,10 @@
 """widgets: the tutorial's interactive views, ``reward_playground`` (notebook 03), ``config_widget`` (notebook 05)
-and ``completion_browser`` (notebook 06). Each also works from code: a test or a later cell drives it and reads it.
-"""
+and ``completion_browser`` (notebook 06). Each also works from code: a test or a later cell drives it and reads it."""
 
 from __future__ import annotations
 
 import html
+import re
 import warnings
 
 import ipywidgets as widgets
@@ -43,9 +43,8 @@ class RewardPlayground(_Widget):
                                      description="Completion:", layout=widgets.Layout(width="95%", height="140px"),
                                      continuous_update=True)  # re-score as the learner types
         self.table = widgets.HTML()
-        self.picker.observe(self._on_pick, names="value")
-        self.text.observe(self._update, names="value")
-        self.reference.observe(self._update, names="value")
+        for control, handler in ((self.picker, self._on_pick), (self.text, self._update), (self.reference, self._update)):
+            control.observe(handler, names="value")
         self.box = widgets.VBox([widgets.HBox([self.picker, self.reference]), self.text, self.table])
         self._update()
 
@@ -120,8 +119,7 @@ class ConfigWidget(_Widget):
 
     def set(self, **values) -> None:
         """Move controls as a learner would, e.g. ``panel.set(num_generations=4, beta=0.0)``."""
-        unknown = sorted(set(values) - set(CONTROLLED))
-        if unknown:
+        if unknown := sorted(set(values) - set(CONTROLLED)):
             raise ValueError(f"{unknown}: the widget controls {', '.join(CONTROLLED)}; pass other settings to make_config")
         for name, value in values.items():
             if name == "learning_rate" and value not in LEARNING_RATES:
@@ -154,13 +152,13 @@ class ConfigWidget(_Widget):
             warnings.simplefilter("always", ConfigWarning)
             try:
                 self.build()
-                lines = [("#8a6d00", str(w.message)) for w in caught if w.category is ConfigWarning]
+                lines = problems = [("#8a6d00", str(w.message)) for w in caught if w.category is ConfigWarning]
             except ValueError as error:
-                lines, problems = [("#b00020", str(error))], getattr(error, "problems", [])
+                lines, problems = [("#b00020", str(error))], [("#b00020", p) for p in getattr(error, "problems", [])]
         self.config = kept  # only the button (or build()) hands out a config
-        for name in CONTROLLED:  # what the value does, and beside it each problem that names this setting
-            own = "".join(f"<br><span style='color:#b00020'>{html.escape(p)}</span>" for p in problems
-                          if p.split(":", 1)[0] == name)  # fmt: skip
+        for name in CONTROLLED:  # what the value does, and beside it each message naming it (TRL's batch ones name several)
+            own = "".join(f"<br><span style='color:{color}'>{html.escape(p)}</span>" for color, p in problems
+                          if (head := p.split(":", 1)[0]) == name or head not in CONTROLLED and re.search(rf"\b{name}\b", p))
             self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}{own}</small>"
         arithmetic = batch_arithmetic(settings)
         self.messages.value = (
@@ -173,10 +171,9 @@ class ConfigWidget(_Widget):
     def _on_click(self, _button) -> None:
         try:
             self.build()
+            self.result.value = "Built: <code>panel.config</code> holds it."
         except ValueError as error:
             self.result.value = f"<span style='color:#b00020'>{html.escape(str(error))}</span>"
-            return
-        self.result.value = "Built: <code>panel.config</code> holds it."
 
 
 config_widget = ConfigWidget  # the name notebook 05 calls
@@ -243,10 +240,9 @@ class CompletionBrowser(_Widget):
         self.box = widgets.VBox([widgets.HBox([self.step, self.reward, self.low, self.high, self.follow]), self.summary, self.table])
         self._refresh_steps()
         self._reset_range()
-        self.step.observe(self._on_step, names="value")
-        self.reward.observe(self._on_step, names="value")
-        self.low.observe(self._on_range, names="value")
-        self.high.observe(self._on_range, names="value")
+        for control, handler in ((self.step, self._on_step), (self.reward, self._on_step), (self.low, self._on_range),
+                                 (self.high, self._on_range)):  # fmt: skip
+            control.observe(handler, names="value")
         recorder.subscribe(self._on_new_step)
         self.refresh()
 
@@ -258,8 +254,7 @@ class CompletionBrowser(_Widget):
 
     def _reset_range(self) -> None:
         """Set the score range to the whole range of the chosen reward on the chosen step."""
-        scores = [c.score(self.reward.value) for c in self._step_records()]
-        scores = [s for s in scores if s is not None]
+        scores = [s for c in self._step_records() if (s := c.score(self.reward.value)) is not None]
         self._updating = True
         self.low.value, self.high.value = (min(scores), max(scores)) if scores else (0.0, 0.0)
         self._updating = False
@@ -292,10 +287,9 @@ class CompletionBrowser(_Widget):
         if reward is not None:
             self.recorder.completions(reward=reward)  # a KeyError naming the rewards
             self.reward.value = reward
-        if low is not None:
-            self.low.value = low
-        if high is not None:
-            self.high.value = high
+        for control, value in ((self.low, low), (self.high, high)):
+            if value is not None:
+                control.value = value
         self.refresh()
         return list(self.shown)
 

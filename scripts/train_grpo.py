@@ -325,7 +325,6 @@ def main(argv=None) -> int:
 def train(args, state, hardware, backend: str, preset: str, overrides: dict, plan: dict) -> int:
     """Load, check, train, save; the main process prints and writes the summary."""
     from transformers import PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOTrainer
 
     from grpo_helpers.config import load_config, make_config, validate_config
@@ -334,6 +333,7 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     from grpo_helpers.gsm8k import prepare_gsm8k
     from grpo_helpers.models import resolve_model, tutorial_model
     from grpo_helpers.rewards import check_reward_functions, tutorial_rewards
+    from grpo_helpers.training import checkpoint_to_resume
 
     started = time.perf_counter()
     out = (args.output_dir or run_dir() / "train_grpo").resolve()
@@ -343,11 +343,13 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
           f"Backend {backend}, model {model_path}")
     print(describe(plan))
     resume = None
-    if args.resume:
-        resume = get_last_checkpoint(str(checkpoints)) if args.resume == "latest" and checkpoints.is_dir() else args.resume
-        if not resume or not Path(resume).is_dir():
-            raise SystemExit(f"--resume: no checkpoint {'in ' + str(checkpoints) if args.resume == 'latest' else args.resume}"
-                             ": a run saves them with --save-steps N (and at its end), into <output-dir>/checkpoints")
+    if args.resume:  # checked before the model loads and before anything is written
+        try:
+            resume = checkpoint_to_resume(True if args.resume == "latest" else args.resume, checkpoints)
+        except ValueError as error:
+            raise SystemExit(f"--resume{'' if args.resume == 'latest' else ' ' + args.resume}: {error}. (--resume with no "
+                             f"value is resume_from_checkpoint=True with output_dir {checkpoints}; a run saves checkpoints "
+                             "there with --save-steps N and at its end.)") from error
         if state.distributed_type.value == "MULTI_CPU":
             # transformers loads the optimizer state with map_location=args.device when world_size > 1, and on
             # several CPU processes that device is "cpu:0", which torch.load refuses (measured: transformers 5.17).

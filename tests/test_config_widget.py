@@ -80,3 +80,21 @@ def test_set_refuses_what_the_controls_cannot_hold(panel):
         panel.set(learning_rate=3e-6)
     with pytest.raises(ValueError, match="max_steps=5000 is outside the slider's range"):
         panel.set(max_steps=5000)
+
+
+def test_each_message_shows_beside_every_control_it_names(panel):
+    """TRL's batch arithmetic names several settings: its message shows beside each of their controls (and at
+    the bottom), as the table's one-field messages do; a companion rule shows beside the control it names."""
+    trl_says = "must be divisible by num_generations (3)"
+    panel.set(num_generations=3)  # quick_cpu: 8 completions per generation batch, not whole groups of 3
+    assert trl_says in panel.messages.value
+    beside = {name for name in CONTROLLED if trl_says in panel.notes[name].value}
+    assert beside == {"num_generations", "per_device_train_batch_size", "gradient_accumulation_steps"}
+    panel.set(num_generations=4)
+    assert not any("must be" in panel.notes[name].value for name in CONTROLLED)
+    panel.set(loss_type="dr_grpo")  # quick_cpu keeps scale_rewards='group': a problem of scale_rewards, set by loss_type
+    assert "set scale_rewards=&#x27;none&#x27;" in panel.notes["loss_type"].value
+    assert "scale_rewards" not in panel.notes["beta"].value
+    panel.set(loss_type="dapo", temperature=0.2)  # a warning beside its own slider, in the warning colour
+    assert "#8a6d00'>temperature: 0.2 makes completions nearly identical" in panel.notes["temperature"].value
+    assert "nearly identical" not in panel.notes["beta"].value

@@ -250,6 +250,28 @@ def test_two_cpu_processes_train_and_one_resumes(tiny_dir, tmp_path):
     assert "step 1/3" not in resumed.stdout  # it continued from step 2; it did not start again
 
 
+
+@cpu_trainer
+def test_resume_from_a_folder_without_a_checkpoint_stops_before_loading_or_writing(tiny_dir, tmp_path):
+    out = tmp_path / "out"
+    (out / "checkpoints" / "checkpoint-2").mkdir(parents=True)
+    (out / "checkpoints" / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    (out / "adapter").mkdir()
+    (out / "adapter" / "adapter_config.json").write_text("{}")
+    (out / "metrics.csv").write_text("step,reward\n1,0.5\n")
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    adapter, newest = out / "adapter", out / "checkpoints" / "checkpoint-2"
+    refused = launch(1, *tiny_args(tiny_dir, out, 3), "--resume", str(adapter), tmp_path=tmp_path)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert (f"--resume {adapter}: resume_from_checkpoint={str(adapter)!r}: {adapter} is not a checkpoint (no "
+            f"trainer_state.json; it holds adapter_config.json): pass resume_from_checkpoint={str(newest)!r} or True "
+            f"(the newest in output_dir). (--resume with no value is resume_from_checkpoint=True with output_dir "
+            f"{out / 'checkpoints'}") in said, said[-3000:]
+    assert "config:" not in refused.stdout  # stopped before the model, the data and the config
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()} == before
+
+
 # ---- slow: only with -m slow
 
 def only_when_asked(request):

@@ -7,7 +7,11 @@ import pytest
 import torch
 from transformers import EarlyStoppingCallback, TrainerCallback
 
-from grpo_helpers.training import RewardPlateauStopper, SaveOnInterrupt
+from grpo_helpers.config import ConfigError, make_config, save_config, validate_config
+from grpo_helpers.dashboard import LiveRewardDashboard
+from grpo_helpers.environment import Hardware
+from grpo_helpers.rewards import RewardFunctionError, check_reward_functions
+from grpo_helpers.training import RewardPlateauStopper, SaveOnInterrupt, checkpoint_to_resume
 from tiny_model import tiny_lora_model
 from tiny_model import cpu_trainer  # noqa: E402
 
@@ -164,3 +168,85 @@ def test_early_stopping_on_eval_reward_with_plain_config_fields(tiny_dir, datase
     evals = [e for e in trainer.state.log_history if "eval_reward" in e]
     assert trainer.state.global_step == 3 and len(evals) == 3  # eval_reward never improves after step 1
     assert trainer.state.best_global_step == 1
+
+
+# ---- resuming from a folder without a checkpoint; bad input stops a run before anything written is lost
+
+def test_checkpoint_to_resume_names_the_folder_what_it_holds_and_what_to_pass(tiny_dir, dataset, tmp_path):
+    """transformers says only "No valid checkpoint found in output directory (...)", "Can't find a valid
+    checkpoint at ..." or (for an output_dir or a saved adapter) FileNotFoundError on trainer_state.json."""
+    out = tmp_path / "run"
+    trainer = make_trainer(tiny_dir, dataset, out, max_steps=2, save_strategy="steps", save_steps=1)
+    trainer.train()
+    trainer.save_model(str(tmp_path / "adapter"))
+    assert checkpoint_to_resume(True, out) == str(out / "checkpoint-2")
+    assert checkpoint_to_resume(str(out / "checkpoint-1"), out) == str(out / "checkpoint-1")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "metrics.csv").write_text("step,reward\n")
+    with pytest.raises(ValueError) as error:
+        checkpoint_to_resume(True, fresh)
+    assert str(error.value).startswith(f"resume_from_checkpoint=True: output_dir {fresh} has no checkpoint-<step> "
+                                       "folder (it holds metrics.csv): a run saves checkpoint-<step> folders")
+    assert "leave resume_from_checkpoint out to start afresh" in str(error.value)
+    with pytest.raises(ValueError, match=f"output_dir {tmp_path / 'nowhere'} does not exist: a run saves"):
+        checkpoint_to_resume(True, tmp_path / "nowhere")
+    newest = str(out / "checkpoint-2")
+    with pytest.raises(ValueError) as error:  # the output_dir instead of one of its checkpoints
+        checkpoint_to_resume(str(out), out)
+    assert str(error.value) == (f"resume_from_checkpoint={str(out)!r}: {out} is not a checkpoint (no trainer_state.json; "
+                                f"it holds README.md, checkpoint-1, checkpoint-2): pass resume_from_checkpoint="
+                                f"{newest!r} or True (the newest in output_dir)")
+    with pytest.raises(ValueError, match=r"adapter is not a checkpoint \(no trainer_state.json; it holds README.md, adapter_config"):
+        checkpoint_to_resume(str(tmp_path / "adapter"), fresh)  # a saved adapter: weights, no trainer state
+    with pytest.raises(ValueError, match=f"checkpoint-2 does not exist: pass resume_from_checkpoint={newest!r}"):
+        checkpoint_to_resume("checkpoint-2", out)  # relative to the working folder, not to output_dir
+    (out / "checkpoint-3").mkdir()  # a save cut off: transformers would pick it for True
+    with pytest.raises(ValueError) as error:
+        checkpoint_to_resume(True, out)
+    assert f"{out / 'checkpoint-3'} is not a checkpoint (no trainer_state.json; it holds nothing)" in str(error.value)
+    assert str(error.value).endswith(f"pass resume_from_checkpoint={newest!r}")
+    (out / "checkpoint-3").rmdir()
+    resumed = make_trainer(tiny_dir, dataset, out, max_steps=3)
+    resumed.train(resume_from_checkpoint=checkpoint_to_resume(True, out))
+    assert resumed.state.global_step == 3 and len(resumed.state.log_history) == 4  # steps 1-3 and the summary
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_bad_input_that_stops_a_run_loses_nothing_written(tiny_dir, dataset, tmp_path):
+    from trl import GRPOConfig
+
+    run = tmp_path / "run"
+    first = make_trainer(tiny_dir, dataset, run / "checkpoints", max_steps=2, save_strategy="steps", save_steps=1,
+                         callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")])
+    first.train()
+    saved = save_config(first.args, run / "grpo_config.json")
+    before = _files(run)
+    assert {"grpo_config.json", "metrics.csv", "checkpoints/checkpoint-2/trainer_state.json"} <= set(before)
+    cpu = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
+    with pytest.raises(ConfigError, match="learning_rate: -1"):
+        make_config("quick_cpu", hardware=cpu, learning_rate=-1, output_dir=str(run / "checkpoints"))
+    settings = {k: getattr(first.args, k) for k in ("output_dir", "use_cpu", "num_generations", "max_completion_length",
+                                                    "per_device_train_batch_size", "report_to")}
+    hand_built = GRPOConfig(**settings, temperature=0.0)  # TRL accepts it
+    with pytest.raises(ConfigError, match="temperature: 0.0 must be a finite number > 0"):
+        validate_config(hand_built)
+    with pytest.raises(ConfigError, match=rf"the config \(not saved, {saved} left as it was\) has 1 problem"):
+        save_config(hand_built, saved)  # it used to overwrite the good config with one load_config refuses
+    with pytest.raises(RewardFunctionError, match="returned None"):
+        check_reward_functions([lambda completions, **kwargs: [None] * len(completions)], dataset)
+    with pytest.raises(ValueError, match="is not a checkpoint"):
+        checkpoint_to_resume(str(run), run / "checkpoints")
+    assert _files(run) == before
+
+    def fails(completions, **kwargs):
+        raise RuntimeError("a reward that breaks")
+
+    resumed = make_trainer(tiny_dir, dataset, run / "checkpoints", reward=fails, max_steps=4, save_strategy="steps",
+                           save_steps=1, callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")])
+    with pytest.raises(RuntimeError, match="a reward that breaks"):  # mid-training, at step 3
+        resumed.train(resume_from_checkpoint=checkpoint_to_resume(True, run / "checkpoints"))
+    assert _files(run) == before
