@@ -99,6 +99,12 @@ def test_reward_quarters_compare_first_and_last_steps():
     table = cell_namespace("06_", "reward-quarters", {"trainer": trainer})["quarters"].round(3)  # notebook 06's table
     assert list(table.index) == ["total reward", "correctness_reward"]
     assert list(table.loc["total reward"]) == [1.5, 7.5, 6.0]
+    assert list(table.columns) == ["first quarter: steps 1-2", "last quarter: steps 7-8", "change"]
+    # a GPU quick run: 2 steps, rewards logged only at the step that generates (one in four)
+    one = [{"step": 1, "reward": 0.5, "loss": 0.0}, {"step": 2, "loss": 0.0}, {"train_runtime": 1.0, "step": 2}]
+    trainer = type("Trainer", (), {"state": type("State", (), {"log_history": one})})
+    table = cell_namespace("06_", "reward-quarters", {"trainer": trainer})["quarters"]
+    assert list(table.loc["total reward"]) == [0.5, 0.5, 0.0]
     assert quarter_means([1.0]) == (1.0, 1.0)
     with pytest.raises(ValueError, match="trained nothing"):
         quarter_means([])
