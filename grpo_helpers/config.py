@@ -102,7 +102,9 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
 
 def recommended_preset(hardware: Hardware) -> str:
     """``quick_cpu`` without a CUDA GPU, ``colab_t4`` on a GPU without bf16 or under 20 GiB, else ``basic``."""
-    return "quick_cpu" if not hardware.has_cuda else "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
+    if not hardware.has_cuda:
+        return "quick_cpu"
+    return "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
 
 
 class ConfigWarning(UserWarning):

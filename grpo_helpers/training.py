@@ -80,7 +80,7 @@ def checkpoint_to_resume(resume, output_dir) -> str:
     fix = (f"pass resume_from_checkpoint={str(found[-1])!r}" + (" or True (the newest in output_dir)" if str(found[-1]) == newest else "")
            if found else "a run saves checkpoint-<step> folders in its output_dir (save_strategy='steps' and save_steps=N, or "
            "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint out to start afresh")
-    held = ", ".join(sorted(p.name for p in folder.iterdir())) or "nothing" if folder.is_dir() else None
+    held = (", ".join(sorted(p.name for p in folder.iterdir())) or "nothing") if folder.is_dir() else None
     empty = resume is True and not newest  # output_dir has no checkpoint-<step> folder at all
     what = ("does not exist" if held is None else f"has no checkpoint-<step> folder (it holds {held})" if empty
             else f"is not a checkpoint (no trainer_state.json; it holds {held})")
