@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, run_dir
+from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, run_dir, sixteen_bit_gpu
 
 # Shared by every preset: Adam's second-moment decay of 0.99 (RL rewards are noisy, a shorter
 # memory than the usual 0.999 follows them), weight decay on the LoRA weights, a log line every
@@ -101,10 +101,10 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
 
 
 def recommended_preset(hardware: Hardware) -> str:
-    """``quick_cpu`` without a CUDA GPU, ``colab_t4`` on a GPU without bf16 or under 20 GiB, else ``basic``."""
+    """``quick_cpu`` without a CUDA GPU, ``basic`` on a ``sixteen_bit_gpu`` (bf16, 20 GiB or more), else ``colab_t4``."""
     if not hardware.has_cuda:
         return "quick_cpu"
-    return "colab_t4" if not hardware.bf16 or (hardware.vram_gib or 0) < 20 else "basic"
+    return "basic" if sixteen_bit_gpu(hardware) else "colab_t4"
 
 
 class ConfigWarning(UserWarning):

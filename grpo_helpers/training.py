@@ -5,7 +5,8 @@
   ``EarlyStoppingCallback``).
 - ``record_completions(trainer)``: each logged step's prompts, completions, scores and advantages, for
   ``grpo_helpers.widgets.completion_browser`` (from the tables TRL saves with ``log_completions=True``).
-- ``checkpoint_to_resume(resume, output_dir)``: the checkpoint a resume loads, or an error that says what to pass."""
+- ``checkpoint_to_resume(resume, output_dir)``: the checkpoint a resume loads, or an error that says what to pass.
+- ``compiled_generation(hardware, backend, max_seq_length)``: notebook 06's settings for compiled decoding."""
 
 from __future__ import annotations
 
@@ -85,6 +86,16 @@ def checkpoint_to_resume(resume, output_dir) -> str:
     what = ("does not exist" if held is None else f"has no checkpoint-<step> folder (it holds {held})" if empty
             else f"is not a checkpoint (no trainer_state.json; it holds {held})")
     raise ValueError(f"resume_from_checkpoint={resume!r}: {'output_dir ' if empty else ''}{folder} {what}: {fix}")
+
+
+def compiled_generation(hardware, backend: str, max_seq_length: int) -> dict:
+    """Notebook 06's ``compiled`` settings: a static KV cache of ``max_seq_length`` tokens for GRPOConfig, so that
+    ``generate`` compiles its decoding step once ``trainer.generation_config.disable_compile = False`` (TRL builds it
+    with True). Only on a CUDA GPU with the 16-bit ``transformers`` backend (bitsandbytes' 4-bit layers do not
+    compile, Unsloth picks its own cache): elsewhere ``{}``."""
+    if not (hardware.has_cuda and backend == "transformers"):
+        return {}
+    return dict(cache_implementation="static", generation_kwargs={"max_cache_len": max_seq_length})
 
 
 def _ipython():

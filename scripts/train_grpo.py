@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--preset", choices=PRESET_NAMES, help="a GRPO preset (default: the one recommended for this machine)")
     what.add_argument("--config", type=Path, help="a config file saved by notebook 05 (save_config) instead of a preset")
     what.add_argument("--model", help="a model folder or Hub id (default: the tutorial's model for this machine)")
-    what.add_argument("--backend", choices=BACKENDS, help="default: unsloth on one GPU with Unsloth, bitsandbytes on "
-                      "several GPUs (plain TRL, what DDP and DeepSpeed run), transformers on a CPU")
+    what.add_argument("--backend", choices=BACKENDS, help="default: transformers (16-bit) on a CPU and on a GPU with "
+                      "bfloat16 and 20 GiB or more; on other GPUs unsloth (4-bit) on one GPU with Unsloth, bitsandbytes "
+                      "on several (plain TRL, what DDP and DeepSpeed run)")
     what.add_argument("--train-size", type=_positive, help="GSM8K train prompts to sample (default: 400, 16 in quick mode)")
     what.add_argument("--max-seq-length", type=_positive, default=1024, help="prompt + completion tokens (default 1024)")
     what.add_argument("--lora-rank", type=_positive, default=16)
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--learning-rate", float), ("--seed", int), ("--logging-steps", _positive)):
         config.add_argument(flag, type=kind)
     config.add_argument("--save-steps", type=_positive, help="save a checkpoint every N steps (and at the end)")
+    config.add_argument("--no-compile-generation", action="store_true", help="with the transformers backend on a GPU: "
+                        "generate eagerly instead of compiling the decoding step (notebook 06, compiled decoding)")
     config.add_argument("--use-vllm", action="store_true", help="generate with vLLM (needs vllm installed)")
     config.add_argument("--vllm-mode", choices=("server", "colocate"), help="server: a `trl vllm-serve` process on "
                         "its own GPU(s); colocate: vLLM inside each training process (default of TRL: colocate)")
@@ -333,7 +336,7 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     from grpo_helpers.gsm8k import prepare_gsm8k
     from grpo_helpers.models import resolve_model, tutorial_model
     from grpo_helpers.rewards import check_reward_functions, tutorial_rewards
-    from grpo_helpers.training import checkpoint_to_resume
+    from grpo_helpers.training import checkpoint_to_resume, compiled_generation
 
     started = time.perf_counter()
     out = (args.output_dir or run_dir() / "train_grpo").resolve()
@@ -364,6 +367,8 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     # LoRA uses every adapter weight in each forward pass: DDP need not search for unused ones
     mine = dict(output_dir=str(checkpoints), log_completions=True, num_completions_to_print=0, disable_tqdm=True,
                 ddp_find_unused_parameters=False)
+    if not (args.no_compile_generation or args.use_vllm):  # notebook 06: a static cache, compiled below
+        mine.update(compiled_generation(hardware, backend, args.max_seq_length))
     config = (load_config(args.config, **{**mine, **overrides}) if args.config
               else make_config(preset, hardware, **{**mine, **overrides}))
     reward_funcs = tutorial_rewards(config.max_completion_length)
@@ -372,12 +377,16 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     check_reward_functions(reward_funcs, dataset)
     print(f"config: {'--config ' + str(args.config) if args.config else 'preset ' + preset}; "
           + ", ".join(f"{k}={getattr(config, k)}" for k in ("max_steps", "learning_rate", "beta", "loss_type",
-                                                           "max_completion_length", "bf16", "fp16", "use_vllm")))
+                                                           "max_completion_length", "bf16", "fp16", "use_vllm",
+                                                           "cache_implementation")))
 
     timer = step_timer()
     trainer = GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
                           reward_funcs=reward_funcs, callbacks=[LiveRewardDashboard(output_dir=out, mode="headless"), timer])
     trainer.remove_callback(PrinterCallback)  # the dashboard prints one short line per step instead of the raw dict
+    compiled = config.cache_implementation == "static" and not config.use_vllm
+    if compiled:
+        trainer.generation_config.disable_compile = False  # TRL builds it with disable_compile=True: let generate compile
     engine = trainer.accelerator.distributed_type.value  # what accelerate runs: NO, MULTI_GPU, MULTI_CPU, DEEPSPEED...
     if trainer.is_deepspeed_enabled:
         engine += f" (ZeRO stage {trainer.accelerator.state.deepspeed_plugin.zero_stage})"
@@ -396,7 +405,7 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
         figures["completions_per_second"] = round(plan["completions per optimizer step"] / figures["seconds_per_step"], 3)
         summary = {
             "command": " ".join(sys.argv), "processes": state.num_processes,
-            "distributed_type": engine, "backend": backend, "model": model_path,
+            "distributed_type": engine, "backend": backend, "compiled_generation": compiled, "model": model_path,
             "preset": None if args.config else preset, "config_file": str(args.config) if args.config else None,
             "resumed_from": resume, "batch": plan, "steps": result.global_step, "max_steps": config.max_steps,
             "train_seconds": round(train_seconds, 2), "wall_clock_seconds": round(time.perf_counter() - started, 2),

@@ -1,5 +1,6 @@
 """grpo_helpers.environment: the switches, the machine, the backend and the hardware report."""
 import ast
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,18 @@ def test_backend_choice(monkeypatch):
     monkeypatch.setenv("GRPO_BACKEND", "transformers")
     assert choose_backend(T4) == "transformers"
     assert choose_backend(CPU, backend="transformers") == "transformers"  # an explicit backend wins
+
+
+@pytest.mark.parametrize("bf16, vram, expected", [(True, 80.0, "transformers"), (True, 22.0, "transformers"),
+                                                  (True, 16.0, "unsloth"), (False, 32.0, "unsloth")])
+def test_a_bf16_gpu_with_20_gib_gets_16_bit_weights(monkeypatch, bf16, vram, expected):
+    monkeypatch.delenv("GRPO_BACKEND", raising=False)
+    monkeypatch.setattr(environment, "unsloth_installed", lambda: True)
+    gpu = dataclasses.replace(T4, gpu_name="some GPU", bf16=bf16, vram_gib=vram)
+    assert choose_backend(gpu) == expected
+    report = hardware_report(gpu)
+    assert ("compiled generation" in report) == (expected == "transformers") and "To change" not in report
+    assert choose_backend(gpu, backend="unsloth") == "unsloth"  # GRPO_BACKEND / backend= still choose Unsloth
 
 
 @pytest.mark.parametrize(

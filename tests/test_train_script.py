@@ -228,6 +228,7 @@ def check_run(result, out: Path, processes: int, steps: list[int], printed: list
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads((out / "train_summary.json").read_text())
     assert summary["processes"] == processes and summary["steps"] == steps[-1]
+    assert summary["compiled_generation"] is False  # a CPU: generate runs eagerly (compiled only on a GPU, 16-bit)
     assert [row["step"] for row in json.loads((out / "metrics.json").read_text())["rows"]] == steps
     assert sorted(p.name for p in out.rglob("metrics.*")) == ["metrics.csv", "metrics.json"]  # one set of files
     for step in steps if printed is None else printed:  # printed by the main process only
