@@ -353,6 +353,13 @@ def _build(settings: dict, what: str, unknown_hint: str = ""):
     except ValueError as error:  # TRL's batch arithmetic and precision checks, with the batch settings they concern
         batch = ", ".join(f"{k}={settings.get(k, getattr(GRPOConfig, k, None))!r}" for k in _BATCH)
         raise ConfigError(what, [f"{error}" + (f" ({batch})" if any(k in str(error) for k in _BATCH) else "")]) from error
+    if repaired := [k for k in _BATCH if settings.get(k) is not None and getattr(config, k) != settings[k]]:
+        # Unsloth's GRPOConfig changes a batch that holds no whole groups instead of refusing it (notebook 05)
+        per_device = settings.get("per_device_train_batch_size", config.per_device_train_batch_size)
+        asked = per_device * config.world_size * config.steps_per_generation
+        raise ConfigError(what, [f"generation batch: {asked} completions (per_device_train_batch_size x processes x "
+                                 f"steps_per_generation) must be divisible by num_generations ({config.num_generations}): "
+                                 f"change either (Unsloth's GRPOConfig changed {', '.join(repaired)} by itself)"])
     _report([], notes, what)
     return config
 
