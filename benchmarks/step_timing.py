@@ -119,8 +119,8 @@ def table(results: list[dict]) -> str:
             rows.append([r["candidate"], f"failed: {r['error']}"])
             continue
         speedup = f"{base['cpu_seconds_per_step'] / r['cpu_seconds_per_step']:.2f}" if base else ""
-        rows.append([r["candidate"], r["what"], r["mean_prompt_tokens"], r["seconds_per_step"], r["cpu_seconds_per_step"],
-                     speedup, r["generation_cpu_seconds_per_step"], r["generated_tokens_per_second"],
+        rows.append([r["candidate"], r["what"], r["mean_prompt_tokens"], r["seconds_per_step"],
+                     r["cpu_seconds_per_step"], speedup, r["generation_cpu_seconds_per_step"], r["generated_tokens_per_second"],
                      r["generated_tokens_per_cpu_second"], f"{r['load_average_before']}, {r['load_average_after']}"])
     return markdown_table(head, rows)
 

@@ -73,7 +73,10 @@ step() {
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-ls .whl/*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py first, and copy .whl/ here"; exit 2; }
+ls .whl/*.whl >/dev/null 2>&1 || {
+    echo "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py where there is internet, and copy .whl/ here"
+    exit 2
+}
 
 step install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --disable-pip-version-check --target "$SITE" .whl/*.whl || exit 1

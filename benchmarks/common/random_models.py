@@ -36,7 +36,8 @@ SHAPES = {
 
 
 def make_random_model(shape: str, tokenizer_folder: str, out: str, seed: int = 0, dtype: str = "bfloat16") -> str:
-    """Save a random-init model of ``shape`` (weights in ``dtype``) with the tokenizer of ``tokenizer_folder`` in ``out``."""
+    """Save a random-init model of ``shape`` (weights in ``dtype``) with the tokenizer of
+    ``tokenizer_folder`` in ``out``."""
     if shape not in SHAPES:
         raise ValueError(f"shape={shape!r} is not known: use one of {', '.join(SHAPES)}")
     import torch
@@ -59,7 +60,8 @@ def make_random_model(shape: str, tokenizer_folder: str, out: str, seed: int = 0
 
 
 def save_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Write the ``tiny`` shape (a 2-layer, 64-wide Llama, float32) with SmolLM2's tokenizer to ``folder``; returns it."""
+    """Write the ``tiny`` shape (a 2-layer, 64-wide Llama, float32) with SmolLM2's tokenizer to
+    ``folder``; returns it."""
     from grpo_helpers.models import DEFAULT_MODEL, resolve_model
 
     return Path(make_random_model("tiny", resolve_model(DEFAULT_MODEL), str(folder), seed=seed, dtype="float32"))
