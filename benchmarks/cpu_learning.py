@@ -1,9 +1,9 @@
 """CPU learning benchmark: does GRPO make SmolLM2-135M more *correct* on a laptop CPU in about ten
 minutes of training, and does format priming (a short SFT run first) help?
 
-    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1                 # the curriculum, no priming
-    .venv/bin/python benchmarks/cpu_learning.py --seeds 0 1 --prime 32      # the same after format priming
-    .venv/bin/python benchmarks/cpu_table.py                                # the tables of docs/benchmarks.md
+    .venv/bin/python -m benchmarks.cpu_learning --seeds 0 1                 # the curriculum, no priming
+    .venv/bin/python -m benchmarks.cpu_learning --seeds 0 1 --prime 32      # the same after format priming
+    .venv/bin/python -m benchmarks.cpu_table                                # the tables of docs/benchmarks.md
 
 For each seed: load the offline default model (SmolLM2-135M-Instruct; ``--dtype``) and add LoRA;
 measure the base model (adapters off): greedy accuracy with its 95% Wilson interval and format
@@ -31,19 +31,17 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from learning_summary import (  # noqa: E402
+from benchmarks.common.clocks import timed_generation
+from benchmarks.common.learning_summary import (
     correctness_numbers, eval_numbers, learning_numbers, passk_numbers, step_logs, tracked_rewards, write_curve,
     write_summary,
 )
-from package_versions import package_versions  # noqa: E402
-from settings_args import parse_settings  # noqa: E402
-from step_timing import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM, timed_generation  # noqa: E402
-
-from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt  # noqa: E402
-from grpo_helpers.rewards import SYSTEM_PROMPT  # noqa: E402
-from grpo_helpers.tasks import HELD_OUT_SEED  # noqa: E402  generated held-out problems: seed + 1000, never trained on
+from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM
+from benchmarks.common.settings import parse_settings
+from benchmarks.common.versions import package_versions
+from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt
+from grpo_helpers.rewards import SYSTEM_PROMPT
+from grpo_helpers.tasks import HELD_OUT_SEED  # generated held-out problems: seed + 1000, never trained on
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("curriculum", "gsm8k")
@@ -80,7 +78,7 @@ def parse_args(argv=None):
                         help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)")
     parser.add_argument("--prompt", choices=tuple(PROMPTS), default="tutorial",
                         help="tutorial: the tutorial's system prompt and worked example; previous: the longer pair it used "
-                             "until 2026-12-03 (step_timing.py's PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE), for training and evaluation")
+                             "until 2026-12-03 (benchmarks.common.prompts), for training and evaluation")
     parser.add_argument("--held-out", choices=("mixed", "one-step"), default="mixed",
                         help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
                              "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)")

@@ -2,8 +2,8 @@
 bitsandbytes 4-bit + PEFT + TRL, each backend in its own process (Unsloth patches TRL and
 transformers when imported, so they cannot share one).
 
-    python benchmarks/gpu_backends.py --model MODEL_FOLDER --out benchmarks/results/gpu
-    bash benchmarks/gpu_bench.sh ARGS...     # on the lent GPU machine: wheels, the random model, then this script
+    python -m benchmarks.gpu_backends --model MODEL_FOLDER --out benchmarks/results/gpu
+    bash benchmarks/gpu_bench.sh ARGS...     # on a GPU machine without internet: wheels, the random model, then this
 
 Both runs use the same model, GSM8K prompts, the tutorial's reward functions, LoRA rank and
 GRPOConfig (``make_config(--preset)`` plus any ``--set NAME=VALUE``). Timing is by generation
@@ -45,11 +45,10 @@ import time
 from pathlib import Path
 from statistics import mean
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from package_versions import package_versions  # noqa: E402
-from settings_args import parse_settings  # noqa: E402
-from step_timing import step_clock, timed_generation  # noqa: E402
+from benchmarks.common.clocks import step_clock, timed_generation
+from benchmarks.common.settings import parse_settings
+from benchmarks.common.tables import markdown_table
+from benchmarks.common.versions import package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
 BACKEND_NAMES = ("unsloth", "bitsandbytes", "transformers")
@@ -73,7 +72,7 @@ def parse_variant(text: str) -> dict:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="a model folder (the device has no Hub: see random_model.py)")
+    parser.add_argument("--model", help="a model folder (a machine without the Hub: see benchmarks.random_model)")
     parser.add_argument("--table", type=Path, metavar="FOLDER",
                         help="only print the table and ratios of the run JSONs in FOLDER (runs made by several calls)")
     parser.add_argument("--backends", nargs="*", default=["unsloth", "bitsandbytes"], choices=BACKEND_NAMES)
@@ -437,8 +436,8 @@ def run_in_child(spec: dict, timeout: int) -> dict:
     out = Path(spec["out"])
     out.unlink(missing_ok=True)
     try:
-        done = subprocess.run([sys.executable, __file__, "--model", spec["model"], "--child", json.dumps(spec)],
-                              timeout=timeout)
+        done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_backends", "--model", spec["model"],
+                               "--child", json.dumps(spec)], timeout=timeout)
     except subprocess.TimeoutExpired:
         if out.exists():  # the trainer's numbers, written before bare generate was timed
             return {**json.loads(out.read_text()), "stopped": f"after {timeout} s (--timeout), while timing bare generate"}
@@ -463,19 +462,20 @@ def ratios(results: dict[str, dict], base: str, other: str) -> dict | None:
     return ratio
 
 
-def markdown_table(results: list[dict]) -> str:
-    lines = ["| run | backend | weights | s/step (mean of the timed rounds) | slowest, fastest round (s/step) | "
-             "generated tokens/s | generation share | peak GPU memory (GiB) |", "|---|---|---|---|---|---|---|---|"]
+def runs_table(results: list[dict]) -> str:
+    head = ["run", "backend", "weights", "s/step (mean of the timed rounds)", "slowest, fastest round (s/step)",
+            "generated tokens/s", "generation share", "peak GPU memory (GiB)"]
+    rows = []
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['label']} | {r['backend']} | | failed: {r['error']} | | | | |")
+            rows.append([r["label"], r["backend"], "", f"failed: {r['error']}"])
             continue
         share = f"{r['generation_share']:.0%}" if r["generation_share"] is not None else ""
         rounds = r.get("round_seconds_per_step") or [r["seconds_per_step"]]
-        lines.append(f"| {r['label']} | {BACKEND_TITLES[r['backend']]} | {'4-bit' if r['load_in_4bit'] else '16-bit'} | "
-                     f"{r['seconds_per_step']:.2f} | {max(rounds):.2f}, {min(rounds):.2f} ({len(rounds)} rounds) | "
-                     f"{r['generated_tokens_per_second']} | {share} | {r['peak_memory_gib']} |")
-    return "\n".join(lines) + "\n"
+        rows.append([r["label"], BACKEND_TITLES[r["backend"]], "4-bit" if r["load_in_4bit"] else "16-bit",
+                     f"{r['seconds_per_step']:.2f}", f"{max(rounds):.2f}, {min(rounds):.2f} ({len(rounds)} rounds)",
+                     r["generated_tokens_per_second"], share, r["peak_memory_gib"]])
+    return markdown_table(head, rows)
 
 
 def spread(values) -> str:
@@ -484,12 +484,12 @@ def spread(values) -> str:
 
 def bare_table(results: list[dict]) -> str:
     """Generated tokens/s inside the trainer (each timed round) against bare generate on the same model."""
-    lines = ["| run | trainer | cache, compile inside the trainer | inside the trainer: tokens/s (rounds) | "
-             "bare generate: tokens/s (calls) | inside / bare | s/step | peak GPU memory (GiB), training / bare |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    head = ["run", "trainer", "cache, compile inside the trainer", "inside the trainer: tokens/s (rounds)",
+            "bare generate: tokens/s (calls)", "inside / bare", "s/step", "peak GPU memory (GiB), training / bare"]
+    rows = []
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['label']} | failed: {r['error']} | | | | | | |")
+            rows.append([r["label"], f"failed: {r['error']}"])
             continue
         bare = r.get("bare") or {}
         probe = (r.get("generate_probe") or [{}])[0]
@@ -498,20 +498,20 @@ def bare_table(results: list[dict]) -> str:
         inside, outside = r.get("generated_tokens_per_second"), bare.get("tokens_per_second")
         ratio = f"{inside / outside:.2f}" if inside and outside else ""
         bare_text = f"{outside} ({spread(bare.get('tokens_per_second_per_call', []))})" if outside else bare.get("error", "")
-        lines.append(f"| {r['label']} | {r.get('trainer_class', '')} | {setting} | {inside} "
-                     f"({spread(r.get('generated_tokens_per_second_per_round', []))}) | {bare_text} | {ratio} | "
-                     f"{r['seconds_per_step']:.2f} | {r['peak_memory_gib']} / {bare.get('peak_memory_gib')} |")  # fmt: skip
+        rows.append([r["label"], r.get("trainer_class", ""), setting,
+                     f"{inside} ({spread(r.get('generated_tokens_per_second_per_round', []))})", bare_text, ratio,
+                     f"{r['seconds_per_step']:.2f}", f"{r['peak_memory_gib']} / {bare.get('peak_memory_gib')}"])
         if bare.get("disable_compile_true"):
             built = bare["disable_compile_true"]
-            lines.append(f"| {r['label']}, bare only | the same config with disable_compile=True (as TRL builds it) | "
-                         f"{gen.get('cache_implementation')}, eager | | {built['tokens_per_second']} "
-                         f"({spread(built['tokens_per_second_per_call'])}) | | | |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+            rows.append([f"{r['label']}, bare only", "the same config with disable_compile=True (as TRL builds it)",
+                         f"{gen.get('cache_implementation')}, eager", "",
+                         f"{built['tokens_per_second']} ({spread(built['tokens_per_second_per_call'])})"])
+    return markdown_table(head, rows)
 
 
 def report(results: dict[str, dict]) -> str:
     """The table of ``results`` (by label), with the Unsloth / plain TRL ratio when both ran."""
-    table = markdown_table(list(results.values()))
+    table = runs_table(list(results.values()))
     for base, other in (("unsloth", "bitsandbytes"), ("unsloth-gen1", "bitsandbytes-gen1"), ("unsloth-gen4", "bitsandbytes-gen4")):
         ratio = ratios(results, base, other)
         if ratio:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# gpu_backends.py on the lent GPU machine (no registry, no hub), in one device call:
-#     run  command: bash benchmarks/gpu_bench.sh ARGS...   carry: [".whl"]
-# after `python3 scripts/gpu_wheels.py` here has filled .whl/. Installs .whl/*.whl offline into
-# $WORK/site (the machine's torch and transformers stay), builds the random-init model of
-# BENCH_SHAPE (default qwen2.5-1.5b, the tutorial's GPU model) with the carried SmolLM2 tokenizer
-# (benchmarks/random_model.py), then runs `benchmarks/gpu_backends.py --model MODEL --out $OUT/runs ARGS...`.
-# A warm machine keeps $WORK between calls: the wheels and the model are not made twice.
+# benchmarks.gpu_backends on a GPU machine without internet (no package registry, no Hub):
+#     bash benchmarks/gpu_bench.sh ARGS...      from the repository root, with .whl/ copied along
+# after `python3 gpu_check/gpu_wheels.py` on a machine with internet has filled .whl/ (the wheels
+# and the tokenizer). Installs .whl/*.whl offline into $WORK/site (the machine's torch and
+# transformers stay), builds the random-init model of BENCH_SHAPE (default qwen2.5-1.5b, the
+# tutorial's GPU model) with the carried SmolLM2 tokenizer (benchmarks.random_model), then runs
+# `python3 -m benchmarks.gpu_backends --model MODEL --out $OUT/runs ARGS...`. $WORK (BENCH_WORK,
+# default /tmp/gpu_bench) is kept between runs: the wheels and the model are not made twice.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 WORK=${BENCH_WORK:-/tmp/gpu_bench}
@@ -25,10 +26,10 @@ export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 export UNSLOTH_COMPILE_LOCATION=$WORK/unsloth_compiled
 if [ ! -f "$MODEL/config.json" ]; then
-    python3 benchmarks/random_model.py "$SHAPE" --tokenizer .whl/model --out "$MODEL" || exit 1
+    python3 -m benchmarks.random_model "$SHAPE" --tokenizer .whl/model --out "$MODEL" || exit 1
 fi
-echo "== $SECONDS s: gpu_backends.py --model $MODEL --out $OUT/runs $*"
-python3 benchmarks/gpu_backends.py --model "$MODEL" --out "$OUT/runs" "$@"
+echo "== $SECONDS s: benchmarks.gpu_backends --model $MODEL --out $OUT/runs $*"
+python3 -m benchmarks.gpu_backends --model "$MODEL" --out "$OUT/runs" "$@"
 code=$?
 echo "== done after $SECONDS s (exit $code)"
 exit $code

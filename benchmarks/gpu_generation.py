@@ -2,8 +2,8 @@
 at the default GPU config (4 prompts x 8 completions = 32 generated at once, the preset's
 ``max_completion_length``), and how far each is from the memory-bandwidth limit.
 
-    python benchmarks/gpu_generation.py --model MODEL_FOLDER --out benchmarks/results/gpu_generation
-    python benchmarks/gpu_generation.py --model MODEL_FOLDER --quick --backends transformers   # CPU smoke test
+    python -m benchmarks.gpu_generation --model MODEL_FOLDER --out benchmarks/results/gpu_generation
+    python -m benchmarks.gpu_generation --model MODEL_FOLDER --quick --backends transformers   # CPU smoke test
 
 Each backend runs in its own Python process (Unsloth patches transformers when imported): the
 model loaded as the notebooks load it (``load_model`` + ``add_lora``: 4-bit + LoRA rank 16), then
@@ -38,9 +38,8 @@ import time
 from pathlib import Path
 from statistics import mean
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from package_versions import package_versions  # noqa: E402
+from benchmarks.common.tables import markdown_table
+from benchmarks.common.versions import package_versions
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu_generation"
 BACKENDS = ("unsloth", "bitsandbytes", "transformers")
@@ -191,21 +190,23 @@ def child_main(spec: dict) -> dict:
 
 
 def table(runs: list[dict]) -> str:
-    lines = ["| backend | candidate | generated tokens/s | ms per decoding step | x over the bandwidth limit | warm-up (s) |",
-             "|---|---|---|---|---|---|"]
+    head = ["backend", "candidate", "generated tokens/s", "ms per decoding step", "x over the bandwidth limit",
+            "warm-up (s)"]
+    rows = []
     for run in runs:
         if "error" in run:
-            lines.append(f"| {run['backend']} | | failed: {run['error']} | | | |")
+            rows.append([run["backend"], "", f"failed: {run['error']}"])
             continue
         for c in run["candidates"]:
             note = c.get("error") or c.get("skipped")
-            lines.append(f"| {run['backend']} | {c['candidate']} | " + (f"{note} | | | |" if note else
-                         f"{c['tokens_per_second']} | {c['ms_per_decoding_step']} | {c['x_over_bandwidth_limit']} | {c['warmup_seconds']} |"))
+            rows.append([run["backend"], c["candidate"], note] if note else [
+                run["backend"], c["candidate"], c["tokens_per_second"], c["ms_per_decoding_step"],
+                c["x_over_bandwidth_limit"], c["warmup_seconds"]])
         if run.get("stopped"):
-            lines.append(f"| {run['backend']} | (the rest: {run['stopped']}) | | | | |")
-        lines.append(f"| {run['backend']} | bandwidth limit ({run['bytes_per_decoding_step']['total'] / 1e9:.2f} GB a step) | "
-                     f"{run['limit_tokens_per_second']:.0f} | {run['limit_ms_per_step']} | 1 | |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+            rows.append([run["backend"], f"(the rest: {run['stopped']})"])
+        rows.append([run["backend"], f"bandwidth limit ({run['bytes_per_decoding_step']['total'] / 1e9:.2f} GB a step)",
+                     f"{run['limit_tokens_per_second']:.0f}", run["limit_ms_per_step"], 1, ""])
+    return markdown_table(head, rows)
 
 
 def main(argv=None) -> int:
@@ -223,7 +224,8 @@ def main(argv=None) -> int:
         print(f"== {backend}: {args.prompts} prompts x {args.num_generations}, {args.max_new_tokens} new tokens", flush=True)
         Path(spec["out"]).unlink(missing_ok=True)
         try:
-            done = subprocess.run([sys.executable, __file__, "--model", args.model, "--child", json.dumps(spec)], timeout=args.timeout)
+            done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_generation", "--model", args.model,
+                                   "--child", json.dumps(spec)], timeout=args.timeout)
             problem = None if done.returncode == 0 else f"exit code {done.returncode}"
         except subprocess.TimeoutExpired:
             problem = f"stopped after {args.timeout} s (--timeout)"

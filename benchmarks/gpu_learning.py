@@ -1,8 +1,8 @@
 """GPU learning benchmark: does GRPO make the real SmolLM2-135M-Instruct more correct on held-out
 GSM8K problems in about five minutes of training on one GPU, and if not, why not?
 
-    python benchmarks/gpu_learning.py --model /path/to/SmolLM2-135M-Instruct --out benchmarks/results/gpu_learning
-    python benchmarks/gpu_learning.py --quick --out /tmp/gpu_learning_smoke          # a tiny run on a CPU
+    python -m benchmarks.gpu_learning --model /path/to/SmolLM2-135M-Instruct --out benchmarks/results/gpu_learning
+    python -m benchmarks.gpu_learning --quick --out /tmp/gpu_learning_smoke          # a tiny run on a CPU
 
 In one process, with the Unsloth backend on a CUDA GPU (plain transformers elsewhere): load the
 model (16-bit) with LoRA; measure the base model: greedy accuracy (95% Wilson interval) and format
@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks.common.settings import parse_settings
+from benchmarks.common.versions import package_versions
 
 # The recommended GPU settings for a small model (over the "aggressive" preset): 16 samples per prompt, so
 # a problem solved one time in ten still gives its group a reward difference; a 5x larger step than the
@@ -93,15 +93,16 @@ def main(argv=None) -> int:
     if backend == "unsloth":
         import unsloth  # noqa: F401  before transformers and TRL: it patches them
 
-    from learning_summary import (correctness_numbers, eval_numbers, passk_numbers, quarter_means, step_logs,
-                                  tracked_rewards, write_curve, write_summary)
-    from package_versions import package_versions
-    from settings_args import parse_settings
+    # after Unsloth: these import transformers and TRL (learning_summary through grpo_helpers.dashboard)
     from transformers import set_seed
     from trl import GRPOTrainer
 
+    from benchmarks.common.learning_summary import (
+        correctness_numbers, eval_numbers, passk_numbers, step_logs, tracked_rewards, write_curve, write_summary,
+    )
     from grpo_helpers.arithmetic import curriculum
     from grpo_helpers.config import make_config
+    from grpo_helpers.dashboard import quarter_means
     from grpo_helpers.evaluation import at_the_edge, evaluate_gsm8k, gsm8k_subset, learnability, sample_correct
     from grpo_helpers.gsm8k import format_chat, prepare_gsm8k
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model

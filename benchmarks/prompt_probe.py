@@ -1,7 +1,7 @@
 """How often does the untrained model earn a reward with a given prompt, and how fast does it
 generate with N torch threads? A quick probe before choosing the CPU preset.
 
-    .venv/bin/python benchmarks/prompt_probe.py --threads 1 --prompt tutorial --tokens 96 --problems 6
+    .venv/bin/python -m benchmarks.prompt_probe --threads 1 --prompt tutorial --tokens 96 --problems 6
 
 Samples 4 completions (temperature 1.0) for each of the first ``--problems`` easy GSM8K train
 problems (reference solution of at most 2 lines) and prints the generation speed and the mean
@@ -22,13 +22,12 @@ PROBE_PROMPTS = ("tutorial", "instruction-only", "system-example")
 
 
 def chats_for(questions, prompt: str) -> list[list[dict]]:
-    from cpu_learning import chat_prompt
-
-    from grpo_helpers.gsm8k import WORKED_EXAMPLE
+    from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt
     from grpo_helpers.rewards import SYSTEM_PROMPT
 
     if prompt != "system-example":
-        return [chat_prompt(q, prompt) for q in questions]
+        example = None if prompt == "instruction-only" else WORKED_EXAMPLE
+        return [training_prompt(q, worked_example=example) for q in questions]
     question, answer = WORKED_EXAMPLE
     system = f"{SYSTEM_PROMPT}\n\nExample:\nQuestion: {question}\nAnswer: {answer}"
     return [[{"role": "system", "content": system}, {"role": "user", "content": q}] for q in questions]

@@ -1,12 +1,12 @@
 """Notebook 08's minimal GRPO loop against TRL's GRPOTrainer: same prompts, seed and settings.
 
-    .venv/bin/python benchmarks/scratch_vs_trl.py                       # quick_cpu preset, seeds 3407 and 0
-    .venv/bin/python benchmarks/scratch_vs_trl.py --steps 8 --seeds 1   # shorter
-    .venv/bin/python benchmarks/scratch_vs_trl.py --tiny                # a smoke test with a tiny random model
+    .venv/bin/python -m benchmarks.scratch_vs_trl                       # quick_cpu preset, seeds 3407 and 0
+    .venv/bin/python -m benchmarks.scratch_vs_trl --steps 8 --seeds 1   # shorter
+    .venv/bin/python -m benchmarks.scratch_vs_trl --tiny                # a smoke test with a tiny random model
 
 For each seed: load the tutorial model for this machine (the offline SmolLM2-135M-Instruct on a CPU)
-with fresh LoRA adapters, train it with ``grpo_train`` (the loop cell of notebook 08, read from the
-notebook, so the benchmark runs exactly what the learner reads) for ``--steps`` steps; load it again,
+with fresh LoRA adapters, train it with ``grpo_train`` (notebook 08's cell tagged ``grpo-train``, read
+from the notebook, so the benchmark runs exactly what the learner reads) for ``--steps`` steps; load it again,
 train it with ``GRPOTrainer`` on the same ``make_config(--preset)`` config (same dataset, sampler order,
 seed, rewards). Writes ``benchmarks/results/scratch_vs_trl.json`` (every step's mean total reward and
 seconds, the first- and last-quarter means, wall clock, load average, versions) and ``.csv`` (one row per
@@ -20,21 +20,15 @@ import argparse
 import csv
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import nbformat
+from benchmarks.common.notebook_cells import run_cell
+from benchmarks.common.random_models import save_tiny_model
+from benchmarks.common.versions import package_versions
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from learning_summary import quarter_means  # noqa: E402
-from package_versions import package_versions  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-NOTEBOOK = ROOT / "notebooks" / "08_grpo_from_scratch.ipynb"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv=None):
@@ -50,16 +44,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def notebook_loop():
-    """``grpo_train`` as notebook 08 defines it (its cell run in a fresh namespace)."""
-    cells = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if "def grpo_train(" in c.source]
-    if len(cells) != 1:
-        raise RuntimeError(f"{NOTEBOOK.name}: expected one cell defining grpo_train, found {len(cells)}")
-    namespace = {}
-    exec(compile(cells[0], str(NOTEBOOK), "exec"), namespace)
-    return namespace["grpo_train"]
-
-
 def fresh_model(model_name: str, tiny: bool):
     from grpo_helpers.models import add_lora, load_model
 
@@ -71,6 +55,7 @@ def run_pair(seed: int, args, model_name: str) -> dict:
     from trl import GRPOTrainer
 
     from grpo_helpers.config import make_config, recommended_preset
+    from grpo_helpers.dashboard import quarter_means
     from grpo_helpers.environment import detect_hardware
     from grpo_helpers.gsm8k import prepare_gsm8k
     from grpo_helpers.rewards import tutorial_rewards
@@ -86,7 +71,8 @@ def run_pair(seed: int, args, model_name: str) -> dict:
     dataset = prepare_gsm8k("train", tokenizer=tokenizer, max_prompt_length=256, n=args.train_problems, seed=0)
     runs = {}
     start = time.perf_counter()
-    history = notebook_loop()(model, tokenizer, dataset, tutorial_rewards(config.max_completion_length), config)
+    grpo_train = run_cell("08", "grpo-train")["grpo_train"]  # as notebook 08 defines it, in a fresh namespace
+    history = grpo_train(model, tokenizer, dataset, tutorial_rewards(config.max_completion_length), config)
     runs["grpo_train"] = {"seconds": time.perf_counter() - start, "rewards": [r["reward"] for r in history],
                           "frac_reward_zero_std": [r["frac_reward_zero_std"] for r in history]}
     model, tokenizer = fresh_model(model_name, args.tiny)
@@ -115,9 +101,6 @@ def main(argv=None):
     if args.out is None:
         args.out = Path(tempfile.mkdtemp()) / "scratch_vs_trl.json" if args.tiny else RESULTS / "scratch_vs_trl.json"
     if args.tiny:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from tiny_model import save_tiny_model
-
         model_name = str(save_tiny_model(Path(tempfile.mkdtemp()) / "tiny"))
     else:
         from grpo_helpers.environment import detect_hardware

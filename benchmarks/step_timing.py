@@ -1,9 +1,8 @@
-"""Clocks for a GRPO run (the end time of each optimizer step, the seconds and tokens of each
-generation call: TRL logs neither), and, run as a script, the CPU step benchmark: one GRPO step of
-the ``quick_cpu`` preset against candidate ways to make it faster, measured in one process.
+"""The CPU step benchmark: one GRPO step of the ``quick_cpu`` preset against candidate ways to make
+it faster, measured in one process.
 
-    .venv/bin/python benchmarks/step_timing.py --threads 2 --out benchmarks/results/step_timing
-    .venv/bin/python benchmarks/step_timing.py --candidates baseline merged --steps 2 --warmup 1   # a subset
+    .venv/bin/python -m benchmarks.step_timing --threads 2 --out benchmarks/results/step_timing
+    .venv/bin/python -m benchmarks.step_timing --candidates baseline merged --steps 2 --warmup 1   # a subset
 
 Each candidate gets a fresh copy of the offline model with the same LoRA start, the same 16 GSM8K
 train prompts and ``make_config("quick_cpu")`` with its changes, runs ``--steps`` optimizer steps
@@ -17,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-import time
 from pathlib import Path
 from statistics import mean
+
+from benchmarks.common.clocks import step_clock, timed_generation
+from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM
+from benchmarks.common.tables import markdown_table
 
 # name: (what it changes, GRPOConfig overrides, prompt, trainer, base weights' dtype)
 CANDIDATES = {
@@ -41,51 +42,7 @@ CANDIDATES = {
     "bf16-no-example": ("bfloat16 base weights, no worked example", {}, "none", "trl", "bfloat16"),
 }  # fmt: skip
 # float32: the CPU path before bfloat16 was measured here; bfloat16 runs slower on a CPU without its instructions.
-# The tutorial's prompt until 2026-12-03 (174 prompt tokens on GSM8K, 135 on a one-step problem; the
-# present one: about 30% fewer). Its results are in docs/benchmarks.md, *The prompt*.
-PREVIOUS_SYSTEM = ("You are a careful math tutor. Solve the problem. Think step by step, then give the final answer as a "
-                   "single number inside answer tags, like this: <answer>42</answer>. Write nothing after the answer tags.")
-PREVIOUS_EXAMPLE = ("Tom has 3 apples and buys 4 more. How many apples does he have now?", "Tom has 3 + 4 = 7 apples.\n<answer>7</answer>")
 RESULTS = Path(__file__).resolve().parent / "results" / "step_timing"
-
-
-def timed_generation(trainer) -> list[dict]:
-    """Wrap ``trainer._generate`` so each call appends ``{"started", "seconds", "cpu_seconds",
-    "tokens", "completions"}`` to the returned list (started: ``time.perf_counter()`` at the call;
-    cpu_seconds: this process's CPU time; tokens: the completion tokens generated, EOS included)."""
-    calls: list[dict] = []
-    generate = trainer._generate
-
-    def _generate(*args, **kwargs):
-        started, cpu = time.perf_counter(), time.process_time()
-        result = generate(*args, **kwargs)
-        completion_ids = result[1]
-        calls.append({"started": started, "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
-                      "tokens": sum(len(ids) for ids in completion_ids), "completions": len(completion_ids)})  # fmt: skip
-        return result
-
-    trainer._generate = _generate
-    return calls
-
-
-def step_clock():
-    """A TrainerCallback whose ``ends`` holds ``time.perf_counter()`` at the start of training and
-    at the end of every optimizer step (``cpu_ends``: the same for ``time.process_time()``)."""
-    from transformers import TrainerCallback
-
-    class StepClock(TrainerCallback):
-        def __init__(self):
-            self.ends: list[float] = []
-            self.cpu_ends: list[float] = []
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.ends, self.cpu_ends = [time.perf_counter()], [time.process_time()]
-
-        def on_step_end(self, args, state, control, **kwargs):
-            self.ends.append(time.perf_counter())
-            self.cpu_ends.append(time.process_time())
-
-    return StepClock()
 
 
 def merged_generation_trainer():
@@ -154,18 +111,18 @@ def run_candidate(name: str, args) -> dict:
 
 def table(results: list[dict]) -> str:
     base = next((r for r in results if r["candidate"] == "baseline" and "error" not in r), None)
-    lines = ["| candidate | what | prompt tokens | s/step (wall) | CPU s/step | x baseline (CPU) | generation CPU s/step | "
-             "generated tokens/s (wall) | tokens / CPU s | load before, after |", "|---|---|---|---|---|---|---|---|---|---|"]
+    head = ["candidate", "what", "prompt tokens", "s/step (wall)", "CPU s/step", "x baseline (CPU)",
+            "generation CPU s/step", "generated tokens/s (wall)", "tokens / CPU s", "load before, after"]
+    rows = []
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['candidate']} | failed: {r['error']} | | | | | | | | |")
+            rows.append([r["candidate"], f"failed: {r['error']}"])
             continue
         speedup = f"{base['cpu_seconds_per_step'] / r['cpu_seconds_per_step']:.2f}" if base else ""
-        lines.append(f"| {r['candidate']} | {r['what']} | {r['mean_prompt_tokens']} | {r['seconds_per_step']} | "
-                     f"{r['cpu_seconds_per_step']} | {speedup} | {r['generation_cpu_seconds_per_step']} | "
-                     f"{r['generated_tokens_per_second']} | {r['generated_tokens_per_cpu_second']} | "
-                     f"{r['load_average_before']}, {r['load_average_after']} |")  # fmt: skip
-    return "\n".join(lines) + "\n"
+        rows.append([r["candidate"], r["what"], r["mean_prompt_tokens"], r["seconds_per_step"],
+                     r["cpu_seconds_per_step"], speedup, r["generation_cpu_seconds_per_step"], r["generated_tokens_per_second"],
+                     r["generated_tokens_per_cpu_second"], f"{r['load_average_before']}, {r['load_average_after']}"])
+    return markdown_table(head, rows)
 
 
 def main(argv=None) -> int:
@@ -196,5 +153,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     raise SystemExit(main())

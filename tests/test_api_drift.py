@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from notebook_cells import keyword_calls
+from notebook_calls import keyword_calls
 
 OLD_NAMES = {"tokenizer": "processing_class", "reward_fn": "reward_funcs", "max_new_tokens": "max_completion_length"}
 

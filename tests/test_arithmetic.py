@@ -111,11 +111,7 @@ def test_sample_correct_counts_with_the_training_reward(monkeypatch):
 
 
 def test_the_benchmarks_count_groups_whose_correctness_ties():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from learning_summary import correctness_numbers, tracked_rewards
+    from benchmarks.common.learning_summary import correctness_numbers, tracked_rewards
 
     shares = []
     funcs = tracked_rewards(48, group_size=2, zero_std_shares=shares)

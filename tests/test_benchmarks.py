@@ -1,18 +1,16 @@
-"""The benchmark scripts' own logic: argument parsing, the summaries they compute, and one tiny
-GPU-benchmark run on the CPU (the same code path as on the GPU, in a child process)."""
+"""The benchmark scripts' own logic: the settings parser and the table they share, the summaries
+they compute, and tiny GPU-benchmark runs on the CPU (the same code path as on the GPU, in a child process)."""
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import gpu_backends  # noqa: E402
-from learning_summary import learning_numbers, quarter_means  # noqa: E402
-from settings_args import parse_settings  # noqa: E402
-from tiny_model import cpu_trainer  # noqa: E402
+from benchmarks import cpu_table, gpu_backends, gpu_generation
+from benchmarks.common.learning_summary import learning_numbers
+from benchmarks.common.settings import parse_settings
+from benchmarks.common.tables import markdown_table
+from grpo_helpers.dashboard import quarter_means
+from tiny_model import cpu_trainer
 
 
 def test_settings_are_python_values_or_strings():
@@ -21,6 +19,22 @@ def test_settings_are_python_values_or_strings():
     }  # fmt: skip
     with pytest.raises(SystemExit, match="expected NAME=VALUE, got 'learning_rate'"):
         parse_settings(["learning_rate"])
+
+
+def test_a_table_fills_short_rows_and_refuses_long_ones():
+    assert markdown_table(["run", "s/step", "tokens/s"], [["a", 1.5, None], ["b", "failed: exit code 1"]]) == (
+        "| run | s/step | tokens/s |\n|---|---|---|\n| a | 1.5 | None |\n| b | failed: exit code 1 |  |\n"
+    )
+    with pytest.raises(ValueError, match="more cells than the 2 columns"):
+        markdown_table(["run", "s/step"], [["a", 1, 2]])
+
+
+def test_the_cpu_table_has_a_row_of_ten_cells_per_committed_summary():
+    folder = Path(__file__).resolve().parents[1] / "docs" / "benchmark_results" / "cpu"
+    summaries = [s for s in cpu_table.rows(folder) if "correctness_first_quarter" in s]
+    lines = cpu_table.table(summaries).splitlines()
+    assert summaries and len(lines) == 2 + len(summaries) and all(line.count("|") == 11 for line in lines)
+    assert lines[2].startswith(f"| {cpu_table.arm(summaries[0])} | {summaries[0]['wall_clock_seconds']} |")
 
 
 def test_variants_name_a_backend_and_their_settings():
@@ -85,8 +99,6 @@ def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path, tiny_dir):
 
 
 def test_generation_speed_runs_each_candidate_in_a_child_process(tmp_path, tiny_dir):
-    import gpu_generation
-
     out = tmp_path / "generation"
     status = gpu_generation.main(["--model", str(tiny_dir), "--quick", "--backends", "transformers",
                                   "--candidates", "dynamic", "unsloth-inference", "--out", str(out)])  # fmt: skip

@@ -8,7 +8,7 @@ import pytest
 
 from grpo_helpers.config import make_config
 from grpo_helpers.environment import Hardware
-from notebook_cells import cell_namespace
+from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
 pytestmark = cpu_trainer
@@ -16,8 +16,8 @@ pytestmark = cpu_trainer
 
 def compiled_settings(cuda: bool, backend: str, max_seq_length: int = 256) -> dict:
     hardware = Hardware(device="cuda" if cuda else "cpu", platform="local", cpu_count=2, ram_gib=24.0, bf16=cuda)
-    return cell_namespace("06_", "compiled-generation", {"hardware": hardware, "BACKEND": backend,
-                                                         "MAX_SEQ_LENGTH": max_seq_length})
+    return run_cell("06", "compiled-generation", {"hardware": hardware, "BACKEND": backend,
+                                                  "MAX_SEQ_LENGTH": max_seq_length})
 
 
 @pytest.mark.parametrize(("cuda", "backend", "on"), [(True, "transformers", True), (True, "unsloth", False),

@@ -16,28 +16,21 @@ import torch
 
 from grpo_helpers.environment import detect_hardware
 from grpo_helpers.evaluation import chat_generate
-from notebook_cells import NOTEBOOK_DIR, python_source, read
+from benchmarks.common import notebook_cells
+from benchmarks.common.notebook_cells import python_source, read
 from tiny_model import tiny_lora_model
 
-NOTEBOOK = NOTEBOOK_DIR / "07_evaluate_and_share.ipynb"
-LOAD, SAVE_ADAPTER, MERGE, GGUF, HUB = "471ffbb1", "175d6997", "eeba18d1", "300382b3", "659f0da8"
+NOTEBOOK = notebook_cells.notebook("07")
+# The cells' tags in notebook 07.
+LOAD, SAVE_ADAPTER, MERGE, GGUF, HUB = "load-adapter", "save-adapter", "merge-adapter", "export-gguf", "push-to-hub"
 CHATS = [[{"role": "user", "content": p}] for p in ("What is 2 + 3?", "Name a colour.", "Say hi.")]
 
 
-def cell_source(cell_id: str) -> str:
-    (cell,) = [c for c in read(NOTEBOOK).cells if c.get("id") == cell_id]
-    return python_source(cell)
-
-
-def run_cell(cell_id: str, namespace: dict, replace=()) -> str:
-    """Execute one of notebook 07's code cells in ``namespace``; returns what it printed."""
-    source = cell_source(cell_id)
-    for old, new in replace:
-        assert old in source, f"cell {cell_id} no longer contains {old!r}"
-        source = source.replace(old, new)
+def run_cell(tag: str, namespace: dict, replace=()) -> str:
+    """Execute notebook 07's code cell tagged ``tag`` in ``namespace``; returns what it printed."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(source, f"07_evaluate_and_share.ipynb:{cell_id}", "exec"), namespace)
+        notebook_cells.run_cell("07", tag, namespace, replace)
     return out.getvalue()
 
 

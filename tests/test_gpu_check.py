@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+GPU_CHECK = Path(__file__).resolve().parents[1] / "gpu_check"
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, GPU_CHECK / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -27,8 +27,9 @@ gpu_wheels = load("gpu_wheels")
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
-def test_gpu_check_script_is_valid_bash():
-    done = subprocess.run(["bash", "-n", str(SCRIPTS / "gpu_check.sh")], capture_output=True, text=True)
+@pytest.mark.parametrize("script", ["gpu_check.sh", "gpu_real_model.sh"])
+def test_the_shell_scripts_are_valid_bash(script):
+    done = subprocess.run(["bash", "-n", str(GPU_CHECK / script)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 

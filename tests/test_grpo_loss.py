@@ -16,10 +16,9 @@ import torch
 
 from grpo_helpers.config import accepted_loss_types
 from grpo_helpers.grpo_loss import LOSS_TYPES, SCALE_REWARDS, completion_logps, group_advantages, grpo_loss
-from notebook_cells import NOTEBOOK_DIR, python_source, read
+from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
-NOTEBOOK = NOTEBOOK_DIR / "08_grpo_from_scratch.ipynb"
 TOLERANCE = 1e-5  # float32: the by-hand loss and TRL's differ by rounding only
 
 
@@ -210,15 +209,8 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
 
 # ---- the notebook's own cells: the exercises' checker and the minimal training loop
 
-def notebook_cell(marker: str) -> str:
-    cells = [c for c in read(NOTEBOOK).cells if c.cell_type == "code" and marker in c.source]
-    assert len(cells) == 1, f"notebook 08 has {len(cells)} code cells containing {marker!r}"
-    return python_source(cells[0])
-
-
 def test_the_exercise_checker_marks_answers():
-    namespace = {"answers": {}}  # the answer cell's dict, as the learner left it
-    exec(notebook_cell("def check_answers("), namespace)
+    namespace = run_cell("08", "check-answers", {"answers": {}})  # the answer cell's dict, as the learner left it
     check, right = namespace["check_answers"], namespace["RIGHT_ANSWERS"]
     assert all(mark == "right" for _, mark, _ in check(right))
     unanswered = check({name: None for name in right})
@@ -231,8 +223,7 @@ def test_the_exercise_checker_marks_answers():
 def test_the_minimal_loop_trains_two_steps(tiny_dir, tmp_path):
     from datasets import Dataset
 
-    namespace = {}
-    exec(notebook_cell("def grpo_train("), namespace)
+    namespace = run_cell("08", "grpo-train")
     model, tokenizer = tiny_lora_model(tiny_dir)
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     prompts = [[{"role": "user", "content": q}] for q in ("What is 2 + 3?", "Name a colour.", "Count to three.")]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from notebook_cells import notebooks, python_source, read
+from benchmarks.common.notebook_cells import notebooks, python_source, read, tagged_cell
 
 NOTEBOOKS = notebooks()
 
@@ -38,6 +38,18 @@ def test_chapter_shape(path):
     for cell in cells:
         if cell.cell_type == "code":
             ast.parse(python_source(cell))  # valid Python once the magics are set aside
+
+
+def test_a_tag_names_one_code_cell():
+    """Tests and benchmarks run cells by tag (benchmarks.common.notebook_cells): each tag but the
+    install and hardware cells' marks one code cell of its notebook."""
+    for path in NOTEBOOKS:
+        cells = read(path).cells
+        tags = [tag for cell in cells for tag in cell.metadata.get("tags", []) if tag not in ("install", "hardware")]
+        assert len(tags) == len(set(tags)), f"{path.name}: a tag is on several cells: {tags}"
+        for tag in tags:
+            tagged_cell(path.name[:2], tag)  # raises unless exactly one code cell carries it
+    assert tagged_cell("08", "grpo-train").source.count("def grpo_train(") == 1  # what scratch_vs_trl runs
 
 
 def test_install_and_hardware_cells_are_shared():
@@ -101,7 +113,7 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
 def test_every_4bit_load_uses_the_settings_of_load_model():
     """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings, names and values,
     as models.load_model."""
-    from notebook_cells import keyword_sources
+    from notebook_calls import keyword_sources
 
     import grpo_helpers.models as models
 

@@ -12,7 +12,7 @@ from grpo_helpers.evaluation import (
     EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval,
 )
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
-from notebook_cells import cell_namespace, notebooks, python_source, read
+from benchmarks.common.notebook_cells import notebooks, python_source, read, run_cell
 
 
 def hardware(cuda: bool) -> Hardware:
@@ -86,7 +86,7 @@ def test_evaluation_json_says_what_was_measured(tmp_path):
 
 
 def test_wrong_equations_find_wrong_working():
-    wrong_equations = cell_namespace("07_", "wrong-equations")["wrong_equations"]  # notebook 07 teaches it
+    wrong_equations = run_cell("07", "wrong-equations")["wrong_equations"]  # notebook 07 teaches it
     assert wrong_equations("She has $50 - 300 = 100 left, so 3 + 4 = 7.") == ["$50 - 300 = 100"]
     assert wrong_equations("2 x 5 = 10 and 1,000 + 5 = 1,005 and 9 / 3 = 3") == []
     assert wrong_equations("6 * 7 = 41") == ["6 * 7 = 41"]
@@ -96,14 +96,14 @@ def test_reward_quarters_compare_first_and_last_steps():
     logs = [{"step": s, "reward": float(s), "rewards/correctness_reward/mean": s / 10, "loss": 0.0} for s in range(1, 9)]
     logs.append({"train_runtime": 1.0, "step": 8})
     trainer = type("Trainer", (), {"state": type("State", (), {"log_history": logs})})
-    table = cell_namespace("06_", "reward-quarters", {"trainer": trainer})["quarters"].round(3)  # notebook 06's table
+    table = run_cell("06", "reward-quarters", {"trainer": trainer})["quarters"].round(3)  # notebook 06's table
     assert list(table.index) == ["total reward", "correctness_reward"]
     assert list(table.loc["total reward"]) == [1.5, 7.5, 6.0]
     assert list(table.columns) == ["first quarter: steps 1-2", "last quarter: steps 7-8", "change"]
     # a GPU quick run: 2 steps, rewards logged only at the step that generates (one in four)
     one = [{"step": 1, "reward": 0.5, "loss": 0.0}, {"step": 2, "loss": 0.0}, {"train_runtime": 1.0, "step": 2}]
     trainer = type("Trainer", (), {"state": type("State", (), {"log_history": one})})
-    table = cell_namespace("06_", "reward-quarters", {"trainer": trainer})["quarters"]
+    table = run_cell("06", "reward-quarters", {"trainer": trainer})["quarters"]
     assert list(table.loc["total reward"]) == [0.5, 0.5, 0.0]
     assert quarter_means([1.0]) == (1.0, 1.0)
     with pytest.raises(ValueError, match="trained nothing"):

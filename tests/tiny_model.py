@@ -1,4 +1,5 @@
-"""A tiny random-init Llama with the tutorial model's real tokenizer: cheap enough to train on a CPU in tests."""
+"""The tiny model in tests (the ``tiny_dir`` fixture: benchmarks.common.random_models.save_tiny_model): a LoRA copy
+whose adapter changes its replies, and the mark of the tests that train it on the CPU."""
 import importlib.util
 from pathlib import Path
 
@@ -11,35 +12,6 @@ cpu_trainer = pytest.mark.skipif(
     importlib.util.find_spec("unsloth") is not None,
     reason="trains the tiny model with GRPOTrainer on the CPU: the CPU environment's TRL 1.16 (make test) does that",
 )
-
-
-def save_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Write a 2-layer, 64-wide Llama and SmolLM2's tokenizer to ``folder``; returns it."""
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from grpo_helpers.models import DEFAULT_MODEL, resolve_model
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        initializer_range=0.3,  # large random weights: varied greedy outputs, so comparisons can fail
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def randomize_lora(model, seed: int = 1, scale: float = 0.5) -> None:

@@ -1,4 +1,4 @@
-"""pytest plugin of the GPU check (scripts/gpu_check.sh loads it with ``-p gpu_check_plugin``).
+"""pytest plugin of the GPU check (gpu_check/gpu_check.sh loads it with ``-p gpu_check_plugin``).
 
 - Gives each test process its own Unsloth compile cache (``UNSLOTH_COMPILE_LOCATION``): several
   processes run side by side (pytest-xdist workers, two pytest runs) and would otherwise write the

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The real SmolLM2-135M-Instruct on the lent GPU machine, which reaches no hub, for the GPU
-# benchmarks (docs/benchmarks.md). Its GGUF (98 MB) is over one device call's 64 MiB, so it travels
-# in three parts over three calls on a warm machine (files outside the checkout stay between calls
-# while it is warm: 30 s):
-#   here:   bash scripts/gpu_real_model.sh split            # .gguf/a (+ the gguf wheel), .gguf/b, .gguf/c
-#           python3 scripts/gpu_wheels.py                   # .whl/ as for the GPU check
-#   device: bash scripts/gpu_real_model.sh stash            carry [".whl", ".gguf/a"]  (also installs .whl)
-#           bash scripts/gpu_real_model.sh stash            carry [".gguf/b"]
-#           bash scripts/gpu_real_model.sh stash && bash scripts/gpu_real_model.sh convert && ...
-#                                                           carry [".gguf/c"]
+# The real SmolLM2-135M-Instruct on a GPU machine without internet (no hub), for the GPU
+# benchmarks (docs/benchmarks.md): its offline GGUF (98 MB) travels there with the checkout. Where
+# one copy is limited in size (64 MiB, as gpu_wheels.py checks by default) it goes in three parts,
+# each copied with the checkout and stashed outside it on the GPU machine ($WORK stays between copies):
+#   with internet: bash gpu_check/gpu_real_model.sh split      # .gguf/a (+ the gguf wheel), .gguf/b, .gguf/c
+#                  python3 gpu_check/gpu_wheels.py             # .whl/ as for the GPU check
+#   GPU machine:   bash gpu_check/gpu_real_model.sh stash      # after each copy: .whl/ and .gguf/a (the
+#                                                              # first stash installs .whl/), .gguf/b, .gguf/c
+#                  bash gpu_check/gpu_real_model.sh convert    # once the three parts are stashed
+# Without a size limit: copy .whl/ and all of .gguf/ at once, then stash and convert.
 # convert joins the parts, checks their sha256 against the one split wrote, and converts the GGUF
 # with grpo_helpers.models.convert_gguf (the CPU path's code) into $MODEL_DIR (safetensors).
 # Then: export PYTHONPATH=/tmp/gpu_real/site:$PWD and run a benchmark with --model $MODEL_DIR.

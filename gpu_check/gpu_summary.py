@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The GPU check's summary: what ran on the GPU machine, in ``gpu_summary.md`` and ``gpu_summary.json``.
 
-    python3 scripts/gpu_summary.py probe > machine.json      # GPU, driver, CUDA, package versions
-    python3 scripts/gpu_summary.py write --out DIR [--machine machine.json] [--steps steps.tsv]
-                                   [--progress progress.jsonl] [--junit a.xml ...]
+    python3 gpu_check/gpu_summary.py probe > machine.json      # GPU, driver, CUDA, package versions
+    python3 gpu_check/gpu_summary.py write --out DIR [--machine machine.json] [--steps steps.tsv]
+                                     [--progress progress.jsonl] [--junit a.xml ...]
 
-``write`` reads the per-test lines that scripts/gpu_check_plugin.py appends as tests finish
+``write`` reads the per-test lines that gpu_check/gpu_check_plugin.py appends as tests finish
 (``--progress``) or, without them, pytest's junit XML files, and writes both summaries into
 ``--out``. It never fails on missing or partial inputs: a run stopped half-way still gets a
 summary, with the notebooks and tests that did not finish listed as such.
@@ -218,7 +218,7 @@ def render_md(summary: dict) -> str:
     partial = " (a partial check: GPU_CHECK_ONLY, no unit tests)" if summary.get("only") else ""
     lines = [f"# GPU check: {summary['status']}{partial}", ""]
     if machine.get("date"):
-        lines.append(f"Run on {machine['date']}, by `bash scripts/gpu_check.sh` on the GPU machine (docs/gpu-check.md).")
+        lines.append(f"Run on {machine['date']}, by `bash gpu_check/gpu_check.sh` on the GPU machine (docs/gpu-check.md).")
         lines.append("")
     lines += [f"- Machine: {gpus or 'no GPU seen by nvidia-smi'}; CUDA (torch) {machine.get('torch_cuda')}; "
               f"Python {machine.get('python')}"]  # fmt: skip

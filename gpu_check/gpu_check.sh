@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check: the unit tests and every notebook (nbmake, GRPO_QUICK=1) under Unsloth on a CUDA
-# GPU, with a short summary. Made for one call of the device tool (docs/gpu-check.md):
-#     command: bash scripts/gpu_check.sh      carry: [".whl"]     timeout_s: 600
-# after `python3 scripts/gpu_wheels.py` here has filled .whl/ (the machine reaches no registry).
+# GPU, with a short summary, on a GPU machine without internet (docs/gpu-check.md): on a machine
+# with PyPI, `python3 gpu_check/gpu_wheels.py` fills .whl/ (the wheels and the model's config and
+# tokenizer); copy the checkout with .whl/ to the GPU machine and run, from the repository root there:
+#     bash gpu_check/gpu_check.sh
 #
 # 1. installs .whl/*.whl offline into $WORK/site (PYTHONPATH; the machine's torch stays);
 # 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer, where
@@ -13,8 +14,9 @@
 # 4. writes $OUT/gpu_summary.md and gpu_summary.json (machine, versions, per-notebook result and
 #    seconds, unit-test counts, failures' last lines), the junit XML, the per-test progress lines
 #    and the whole log: also when a step fails or the time runs out (EXIT trap).
-# Everything stops by GPU_CHECK_BUDGET seconds (default 570) so the summary is written inside the
-# device call's 600 s. GPU_CHECK_ONLY="notebooks/07_evaluate_and_share.ipynb ..." runs only those
+# Everything stops by GPU_CHECK_BUDGET seconds (default 570; a full check took 350-391 s on an H200), so that where
+# one command has a time limit, a budget under it still brings the summary back.
+# GPU_CHECK_ONLY="notebooks/07_evaluate_and_share.ipynb ..." runs only those
 # notebooks (no unit tests): a quick look after a change, not the check.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -44,7 +46,7 @@ finish() {
     echo "== summary (after ${SECONDS} s)"
     local only=() # GPU_CHECK_ONLY: the summary lists those notebooks only, and says it is a partial check
     [ -n "${GPU_CHECK_ONLY:-}" ] && read -r -a only <<<"--notebooks $GPU_CHECK_ONLY"
-    timeout 60 python3 "$ROOT/scripts/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
+    timeout 60 python3 "$ROOT/gpu_check/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
         --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml "${only[@]}"
     local status=$?
     [ "$code" -ne 0 ] && status=$code
@@ -71,12 +73,15 @@ step() {
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-ls .whl/*.whl >/dev/null 2>&1 || { echo "no wheels in .whl/: run python3 scripts/gpu_wheels.py first, and carry .whl"; exit 2; }
+ls .whl/*.whl >/dev/null 2>&1 || {
+    echo "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py where there is internet, and copy .whl/ here"
+    exit 2
+}
 
 step install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --disable-pip-version-check --target "$SITE" .whl/*.whl || exit 1
-export PYTHONPATH="$SITE:$ROOT:$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}"
-python3 scripts/gpu_summary.py probe >"$WORK/machine.json" || true
+export PYTHONPATH="$SITE:$ROOT:$ROOT/gpu_check${PYTHONPATH:+:$PYTHONPATH}" # gpu_check_plugin
+python3 gpu_check/gpu_summary.py probe >"$WORK/machine.json" || true
 
 build_model() {
     python3 - "$ROOT/.whl/model" "$MODEL" <<'PY'
@@ -95,7 +100,7 @@ model.save_pretrained(target)
 AutoTokenizer.from_pretrained(source).save_pretrained(target)
 marker_file = source / "grpo_conversion.json"
 marker = json.loads(marker_file.read_text()) if marker_file.is_file() else {}
-marker["gpu_check"] = "random-init bf16 weights of this config, made by scripts/gpu_check.sh"
+marker["gpu_check"] = "random-init bf16 weights of this config, made by gpu_check/gpu_check.sh"
 (target / "grpo_conversion.json").write_text(json.dumps(marker) + "\n")
 n = sum(p.numel() for p in model.parameters())
 print(f"random-init {config.architectures[0]}, {n:,} parameters, bf16, at {target} ({time.time() - started:.0f} s)")
