@@ -348,10 +348,10 @@ def _build(settings: dict, what: str, unknown_hint: str = ""):
              if name not in known and name not in OLD_CONFIG_NAMES]  # fmt: skip
     errors, notes = config_problems({k: v for k, v in settings.items() if k in known})
     _report(old_names(settings) + typos + errors, [], what)
+    batch = ", ".join(f"{k}={settings.get(k, getattr(GRPOConfig, k, None))!r}" for k in _BATCH)
     try:
         config = GRPOConfig(**settings)
     except ValueError as error:  # TRL's batch arithmetic and precision checks, with the batch settings they concern
-        batch = ", ".join(f"{k}={settings.get(k, getattr(GRPOConfig, k, None))!r}" for k in _BATCH)
         raise ConfigError(what, [f"{error}" + (f" ({batch})" if any(k in str(error) for k in _BATCH) else "")]) from error
     if repaired := [k for k in _BATCH if settings.get(k) is not None and getattr(config, k) != settings[k]]:
         # Unsloth's GRPOConfig changes a batch that holds no whole groups instead of refusing it (notebook 05)
@@ -359,7 +359,7 @@ def _build(settings: dict, what: str, unknown_hint: str = ""):
         asked = per_device * config.world_size * config.steps_per_generation
         raise ConfigError(what, [f"generation batch: {asked} completions (per_device_train_batch_size x processes x "
                                  f"steps_per_generation) must be divisible by num_generations ({config.num_generations}): "
-                                 f"change either (Unsloth's GRPOConfig changed {', '.join(repaired)} by itself)"])
+                                 f"change either (Unsloth's GRPOConfig changed {', '.join(repaired)} by itself) ({batch})"])
     _report([], notes, what)
     return config
 

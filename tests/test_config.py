@@ -129,16 +129,7 @@ def test_unknown_names_are_refused_with_the_closest_setting():
         make_config("basic", hardware=CPU, learnin_rate=1e-5)
 
 
-def test_a_batch_that_unsloth_would_repair_is_refused(monkeypatch):
-    import trl
-
-    class RepairingGRPOConfig(trl.GRPOConfig):  # what Unsloth's GRPOConfig does (notebook 05 shows it on a GPU)
-        def __post_init__(self):
-            if self.per_device_train_batch_size % self.num_generations:
-                self.per_device_train_batch_size = self.num_generations
-            super().__post_init__()
-
-    monkeypatch.setattr(trl, "GRPOConfig", RepairingGRPOConfig)
+def test_a_batch_that_unsloth_would_repair_is_refused(unsloth_like_grpo_config):
     with pytest.raises(ValueError, match=r"generation batch: 8 completions .* must be divisible by num_generations "
                                          r"\(3\): change either \(Unsloth's GRPOConfig changed per_device_train_batch_size"):
         make_config("quick_cpu", hardware=CPU, num_generations=3, per_device_train_batch_size=8)

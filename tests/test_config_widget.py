@@ -82,7 +82,15 @@ def test_set_refuses_what_the_controls_cannot_hold(panel):
         panel.set(max_steps=5000)
 
 
-def test_each_message_shows_beside_every_control_it_names(panel):
+@pytest.fixture(params=["trl", "unsloth"])
+def grpo_config_kind(request):
+    """TRL's GRPOConfig, or one that repairs a bad batch as Unsloth's does: the widget reports the batch either way."""
+    if request.param == "unsloth":
+        request.getfixturevalue("unsloth_like_grpo_config")
+    return request.param
+
+
+def test_each_message_shows_beside_every_control_it_names(panel, grpo_config_kind):
     """TRL's batch arithmetic names several settings: its message shows beside each of their controls (and at
     the bottom), as the table's one-field messages do; a companion rule shows beside the control it names."""
     trl_says = "must be divisible by num_generations (3)"
