@@ -42,3 +42,13 @@ def test_the_trainer_generates_with_a_static_cache_that_can_compile(tiny_dir, tm
     generation.disable_compile = False  # notebook 06's line after building the trainer
     generation.validate(strict=True)
     assert trainer.generation_config.disable_compile is False
+
+
+def test_the_vllm_switch_says_how_to_install_vllm_without_replacing_torch():
+    """Each vLLM release pins one torch; notebook 06's message pins the installed one, so pip keeps the platform's."""
+    import torch
+
+    cpu = Hardware(device="cpu", platform="colab", cpu_count=2, ram_gib=12.0)
+    with pytest.raises(RuntimeError, match=rf'%pip install vllm "torch=={torch.__version__.split("+")[0]}"'):
+        run_cell("06", "load-model", {"hardware": cpu, "BACKEND": "transformers"},
+                 replace=[("USE_VLLM = False", "USE_VLLM = True")])
