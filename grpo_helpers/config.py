@@ -21,10 +21,12 @@ import numbers
 import os
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, run_dir, sixteen_bit_gpu
+from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, quick_mode, run_dir, sixteen_bit_gpu
+from grpo_helpers.rewards import weights_by_name
 
 # Shared by every preset: Adam's second-moment decay of 0.99 (RL rewards are noisy, a shorter
 # memory than the usual 0.999 follows them), weight decay on the LoRA weights, a log line every
@@ -62,10 +64,12 @@ _OWN = {
     # on 2 cores (benchmarks/cpu_learning.py, docs/benchmarks.md). Two prompts per step with 4
     # samples each (a step's reward averages two problems); 48 tokens (a short solution and the
     # answer tag; a cut-off ramble earns nothing, which teaches brevity fast); temperature 0.7 (1.0
-    # drifts into rambling); no KL, DAPO's loss; reward_weights in tutorial_rewards' order switch
-    # the overlong penalty off (when nearly every completion is cut off it only hides the progress).
+    # drifts into rambling); no KL, DAPO's loss; the overlong penalty weighs 0 (when nearly every
+    # completion is cut off it only hides the progress; reward_weights is GRPOConfig's list, in
+    # tutorial_rewards' order, built here from the names).
     "quick_cpu": {
-        "num_generations": 4, "temperature": 0.7, "max_completion_length": 48, "reward_weights": [1.0, 1.0, 1.0, 1.0, 0.0],
+        "num_generations": 4, "temperature": 0.7, "max_completion_length": 48,
+        "reward_weights": weights_by_name({"overlong_penalty": 0.0}),
         "beta": 0.0, "loss_type": "dapo", "epsilon_high": 0.28, "learning_rate": 2e-4, "per_device_train_batch_size": 8,
         "gradient_accumulation_steps": 1, "max_steps": 14, "warmup_steps": 0, "lr_scheduler_type": "constant",
         "max_grad_norm": 0.1, "save_strategy": "no", "gradient_checkpointing": False,
@@ -78,6 +82,11 @@ _OWN = {
         "warmup_steps": 0.1, "max_grad_norm": 0.1,
     },
 }  # fmt: skip
+# Quick mode (GRPO_QUICK=1, the tests and the GPU check) on any machine: quick_cpu's algorithm with the
+# smallest batch that still has groups (2 prompts x 2 completions) and 2 steps: it checks that every
+# cell runs, and nothing it prints means anything.
+_OWN["smoke_test"] = {**_OWN["quick_cpu"], "num_generations": 2, "per_device_train_batch_size": 4,
+                      "max_completion_length": 16, "max_steps": 2}
 # Each preset whole (COMMON with the preset's own values on top): GRPOConfig(**PRESETS[name], ...).
 PRESETS = {name: {**COMMON, **own} for name, own in _OWN.items()}
 PRESET_NAMES = tuple(PRESETS)
@@ -101,10 +110,28 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
 
 
 def recommended_preset(hardware: Hardware) -> str:
-    """``quick_cpu`` without a CUDA GPU, ``basic`` on a ``sixteen_bit_gpu`` (bf16, 20 GiB or more), else ``colab_t4``."""
+    """``smoke_test`` in quick mode; else ``quick_cpu`` without a CUDA GPU, ``basic`` on a ``sixteen_bit_gpu``
+    (bf16, 20 GiB or more), ``colab_t4`` on other GPUs."""
+    if quick_mode():
+        return "smoke_test"
     if not hardware.has_cuda:
         return "quick_cpu"
     return "basic" if sixteen_bit_gpu(hardware) else "colab_t4"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What runs here, read by every notebook and scripts/train_grpo.py: the preset and the model-side lengths."""
+
+    preset: str  # recommended_preset's
+    max_seq_length: int  # prompt + completion tokens the model is loaded for (Unsloth sizes its kernels by it)
+    max_prompt_length: int  # longer prompts are dropped from the data (notebook 04): TRL 1.x does not truncate
+
+
+def run_plan(hardware: Hardware | None = None) -> RunPlan:
+    """``RunPlan`` for this machine and mode; the config is ``make_config(plan.preset, ...)``."""
+    hardware = hardware or detect_hardware()
+    return RunPlan(recommended_preset(hardware), max_seq_length=512 if quick_mode() else 1024, max_prompt_length=256)
 
 
 class ConfigWarning(UserWarning):
@@ -371,11 +398,17 @@ def make_config(preset: str = "basic", hardware: Hardware | None = None, bitsand
     if preset not in PRESETS:
         raise ValueError(f"preset={preset!r} is not a preset: use one of {', '.join(PRESET_NAMES)}")
     hardware = hardware or detect_hardware()
-    settings = {**PRESETS[preset], **precision_settings(hardware, bitsandbytes), "output_dir": str(run_dir() / "checkpoints")}
-    accumulation = overrides.get("gradient_accumulation_steps", settings["gradient_accumulation_steps"])
-    if hardware.has_cuda and _whole(accumulation) and not {"steps_per_generation", "generation_batch_size"} & set(overrides):
-        settings["steps_per_generation"] = GPU_GENERATION_ROUNDS * accumulation
-    return _build({**settings, **overrides}, f"make_config({preset!r})")
+    settings = {**PRESETS[preset], **precision_settings(hardware, bitsandbytes), "output_dir": str(run_dir() / "checkpoints"),
+                **overrides}
+    return _build({**settings, **generation_rounds(settings, hardware.has_cuda)}, f"make_config({preset!r})")
+
+
+def generation_rounds(settings: dict, has_cuda: bool) -> dict:
+    """``{"steps_per_generation": GPU_GENERATION_ROUNDS x gradient_accumulation_steps}`` on a CUDA GPU where
+    ``settings`` set neither it nor ``generation_batch_size``; else ``{}`` (TRL: one generation per accumulation)."""
+    accumulation = settings.get("gradient_accumulation_steps", 1)
+    given = settings.get("steps_per_generation") is not None or settings.get("generation_batch_size") is not None
+    return {"steps_per_generation": GPU_GENERATION_ROUNDS * accumulation} if has_cuda and _whole(accumulation) and not given else {}
 
 
 def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq_length: int | None = None,

@@ -164,17 +164,22 @@ def resolve_model(model_name: str | os.PathLike = DEFAULT_MODEL) -> str:
 
 
 def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load_in_4bit: bool = True,
-               backend: str | None = None, dtype=None, device_index: int = 0):
+               backend: str | None = None, dtype=None, device_index: int = 0, vllm_memory: float | None = None,
+               max_lora_rank: int = 16):
     """Notebook 01's loading cell: ``(model, tokenizer)``. ``max_seq_length`` is Unsloth's (prompt + completion);
     ``load_in_4bit`` applies on a CUDA GPU; ``backend`` defaults to ``choose_backend()``. ``dtype``: the GPU's 16-bit
     compute type, or the weights' without 4-bit; None: bfloat16 where the machine has it (CPUs too: ``Hardware.bf16``),
-    else float16 on a GPU, float32 on a CPU. ``device_index``: the GPU of a model without Unsloth (train_grpo.py)."""
+    else float16 on a GPU, float32 on a CPU. ``device_index``: the GPU of a model without Unsloth (train_grpo.py).
+    ``vllm_memory``: with Unsloth, generate through vLLM (``fast_inference=True``) in this share of GPU memory, for
+    LoRA ranks up to ``max_lora_rank`` (notebook 06's ``USE_VLLM``)."""
     backend, path = choose_backend(backend=backend), resolve_model(model_name)
     if backend == "unsloth":
         from unsloth import FastLanguageModel
 
+        vllm = dict(fast_inference=True, gpu_memory_utilization=vllm_memory, max_lora_rank=max_lora_rank)
         model, tokenizer = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=max_seq_length,
-                                                             load_in_4bit=load_in_4bit, dtype=dtype)
+                                                             load_in_4bit=load_in_4bit, dtype=dtype,
+                                                             **(vllm if vllm_memory is not None else {}))
     else:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig

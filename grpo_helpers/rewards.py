@@ -135,9 +135,20 @@ def make_overlong_penalty(max_completion_length: int, soft_cache: int | None = N
 
 
 def tutorial_rewards(max_completion_length: int) -> list:
-    """The reward functions the tutorial trains with, in the order their columns are logged."""
+    """The reward functions the tutorial trains with, in the order their columns are logged (``TUTORIAL_REWARDS``)."""
     return [correctness_reward, strict_format_reward, soft_format_reward, integer_answer_reward,
             make_overlong_penalty(max_completion_length)]
+
+
+TUTORIAL_REWARDS = tuple(f.__name__ for f in tutorial_rewards(256))  # their names, in that order
+
+
+def weights_by_name(weights: dict[str, float]) -> list[float]:
+    """GRPOConfig's ``reward_weights`` list, in ``tutorial_rewards``' order, from one weight per reward name
+    (a reward left out weighs 1.0): ``weights_by_name({"overlong_penalty": 0.0})``."""
+    if unknown := sorted(set(weights) - set(TUTORIAL_REWARDS)):
+        raise ValueError(f"{unknown}: not one of tutorial_rewards' names {list(TUTORIAL_REWARDS)}")
+    return [float(weights.get(name, 1.0)) for name in TUTORIAL_REWARDS]
 
 
 def score_completion(completion, ground_truth, reward_funcs, prompt="", **columns) -> dict:

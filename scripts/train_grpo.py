@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-MAX_PROMPT_LENGTH = 256  # as notebook 06: longer GSM8K prompts are dropped
 GPU_ONLY_BACKENDS = ("unsloth", "bitsandbytes")
 
 
@@ -77,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "bfloat16 and 20 GiB or more; on other GPUs unsloth (4-bit) on one GPU with Unsloth, bitsandbytes "
                       "on several (plain TRL, what DDP and DeepSpeed run)")
     what.add_argument("--train-size", type=_positive, help="GSM8K train prompts to sample (default: 400, 16 in quick mode)")
-    what.add_argument("--max-seq-length", type=_positive, default=1024, help="prompt + completion tokens (default 1024)")
+    what.add_argument("--max-seq-length", type=_positive, help="prompt + completion tokens (default: run_plan's, "
+                      "as in the notebooks: 1024, 512 in quick mode)")
     what.add_argument("--lora-rank", type=_positive, default=16)
     config = parser.add_argument_group("GRPOConfig settings (each overrides the preset's)")
     for flag, kind in (("--max-steps", _positive), ("--num-generations", _positive),
@@ -128,15 +128,11 @@ def overrides_from(args) -> dict:
 
 def planned_settings(preset_or_saved: dict, overrides: dict, has_cuda: bool) -> dict:
     """The batch settings the run will have: the preset's (or saved config's) values under the overrides,
-    with ``steps_per_generation`` as ``make_config`` sets it (GPU_GENERATION_ROUNDS x accumulation on a
-    CUDA GPU unless given, else the accumulation)."""
-    from grpo_helpers.config import GPU_GENERATION_ROUNDS
+    with ``steps_per_generation`` as ``make_config`` sets it (``generation_rounds``)."""
+    from grpo_helpers.config import generation_rounds
 
     settings = {**preset_or_saved, **overrides}
-    accumulation = settings.get("gradient_accumulation_steps") or 1
-    if not settings.get("steps_per_generation") and not settings.get("generation_batch_size"):
-        settings["steps_per_generation"] = GPU_GENERATION_ROUNDS * accumulation if has_cuda else accumulation
-    return settings
+    return {**settings, **generation_rounds(settings, has_cuda)}
 
 
 def batch_plan(settings: dict, num_processes: int) -> dict:
@@ -286,7 +282,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.config and args.preset:
         raise SystemExit("--config and --preset both say where the settings come from: give one of them")
-    from grpo_helpers.config import PRESETS, recommended_preset
+    from grpo_helpers.config import PRESETS, run_plan
     from grpo_helpers.environment import choose_backend, detect_hardware
 
     hardware = detect_hardware()
@@ -297,7 +293,7 @@ def main(argv=None) -> int:
     if args.num_processes and not args.check_only and args.num_processes != processes:
         raise SystemExit(f"--num-processes {args.num_processes} only applies with --check-only; this run has "
                          f"{processes} process(es): start it with accelerate launch --num_processes {args.num_processes}")
-    preset = args.preset or recommended_preset(hardware)
+    preset = args.preset or run_plan(hardware).preset
     saved = json.loads(args.config.read_text()) if args.config and args.config.is_file() else None
     if args.config and saved is None:
         raise SystemExit(f"--config {args.config}: no such file (notebook 05 saves <run folder>/grpo_config.json)")
@@ -330,7 +326,7 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     from transformers import PrinterCallback
     from trl import GRPOTrainer
 
-    from grpo_helpers.config import load_config, make_config, validate_config
+    from grpo_helpers.config import load_config, make_config, run_plan, validate_config
     from grpo_helpers.dashboard import LiveRewardDashboard
     from grpo_helpers.environment import pick, run_dir
     from grpo_helpers.gsm8k import prepare_gsm8k
@@ -339,6 +335,8 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     from grpo_helpers.training import checkpoint_to_resume, compiled_generation
 
     started = time.perf_counter()
+    lengths = run_plan(hardware)  # the notebooks' sequence and prompt lengths
+    max_seq_length = args.max_seq_length or lengths.max_seq_length
     out = (args.output_dir or run_dir() / "train_grpo").resolve()
     checkpoints = out / "checkpoints"
     model_path = resolve_model(args.model or tutorial_model(hardware))
@@ -360,19 +358,19 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
                              "to 'cpu:0'): resume this checkpoint with accelerate launch --num_processes 1 (on GPUs "
                              "several processes resume fine)")
 
-    model, tokenizer = load_policy(backend, model_path, args.max_seq_length, args.lora_rank, state.local_process_index)
+    model, tokenizer = load_policy(backend, model_path, max_seq_length, args.lora_rank, state.local_process_index)
     with state.main_process_first():  # the main process maps the dataset first; the others read its cache
-        dataset = prepare_gsm8k("train", tokenizer=tokenizer, max_prompt_length=MAX_PROMPT_LENGTH,
+        dataset = prepare_gsm8k("train", tokenizer=tokenizer, max_prompt_length=lengths.max_prompt_length,
                                 n=args.train_size or pick(full=400, quick=16), seed=0)
     # LoRA uses every adapter weight in each forward pass: DDP need not search for unused ones
     mine = dict(output_dir=str(checkpoints), log_completions=True, num_completions_to_print=0, disable_tqdm=True,
                 ddp_find_unused_parameters=False)
     if not (args.no_compile_generation or args.use_vllm):  # notebook 06: a static cache, compiled below
-        mine.update(compiled_generation(hardware, backend, args.max_seq_length))
+        mine.update(compiled_generation(hardware, backend, max_seq_length))
     config = (load_config(args.config, **{**mine, **overrides}) if args.config
               else make_config(preset, hardware, **{**mine, **overrides}))
     reward_funcs = tutorial_rewards(config.max_completion_length)
-    validate_config(config, model, tokenizer, dataset, max_seq_length=args.max_seq_length,
+    validate_config(config, model, tokenizer, dataset, max_seq_length=max_seq_length,
                     trainer_kwargs={"reward_funcs": reward_funcs})
     check_reward_functions(reward_funcs, dataset)
     print(f"config: {'--config ' + str(args.config) if args.config else 'preset ' + preset}; "

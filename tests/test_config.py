@@ -7,8 +7,8 @@ import pytest
 
 from grpo_helpers.config import (
     EXPLAINED_FIELDS, GPU_GENERATION_ROUNDS, PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic,
-    default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, save_config,
-    validate_config,
+    RunPlan, default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, run_plan,
+    save_config, validate_config,
 )  # fmt: skip
 from grpo_helpers.environment import Hardware
 
@@ -69,7 +69,27 @@ def test_precision_follows_the_hardware():
     assert precision_settings(H100, bitsandbytes=True) == {"bf16": True, "fp16": False, "use_cpu": False, "optim": "adamw_8bit"}
     t4_config = make_config("colab_t4", hardware=T4, bitsandbytes=True)  # fp16 configs build on any machine
     assert t4_config.fp16 and not t4_config.bf16 and not t4_config.use_cpu and t4_config.optim.value == "adamw_8bit"
+
+
+
+def test_the_recommended_preset_follows_the_machine_and_quick_mode(monkeypatch):
+    monkeypatch.setenv("GRPO_QUICK", "0")
     assert [recommended_preset(h) for h in (CPU, T4, H100)] == ["quick_cpu", "colab_t4", "basic"]
+    assert run_plan(CPU) == RunPlan("quick_cpu", max_seq_length=1024, max_prompt_length=256)
+    monkeypatch.setenv("GRPO_QUICK", "1")  # the tests, the GPU check: the smallest preset on every machine
+    assert [recommended_preset(h) for h in (CPU, T4, H100)] == ["smoke_test"] * 3
+    assert run_plan(H100) == RunPlan("smoke_test", max_seq_length=512, max_prompt_length=256)
+    smoke = make_config("smoke_test", hardware=T4, bitsandbytes=True)  # a GPU config: generation rounds of 4 steps
+    assert smoke.generation_batch_size == 16 and smoke.num_generations == 2 and smoke.max_steps == 2
+
+
+def test_reward_weights_are_given_by_reward_name():
+    from grpo_helpers.rewards import TUTORIAL_REWARDS, tutorial_rewards, weights_by_name
+
+    assert TUTORIAL_REWARDS == tuple(f.__name__ for f in tutorial_rewards(48))
+    assert PRESETS["quick_cpu"]["reward_weights"] == [0.0 if n == "overlong_penalty" else 1.0 for n in TUTORIAL_REWARDS]
+    with pytest.raises(ValueError, match=r"\['overlong'\]: not one of tutorial_rewards' names"):
+        weights_by_name({"overlong": 0.0})
 
 
 def test_gpu_configs_generate_once_for_several_steps():

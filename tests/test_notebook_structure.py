@@ -111,8 +111,8 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
 
 
 def test_every_4bit_load_uses_the_settings_of_load_model():
-    """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings, names and values,
-    as models.load_model."""
+    """Notebook 01 writes the bitsandbytes load out in full (the others import load_model): the same NF4 settings,
+    names and values, as models.load_model."""
     from notebook_calls import keyword_sources
 
     import grpo_helpers.models as models
@@ -122,7 +122,7 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
               if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig"]
     assert len(taught) == 1 and taught[0]["bnb_4bit_quant_type"] == "'nf4'"
     calls = keyword_sources("BitsAndBytesConfig")
-    assert len(calls) >= 3
+    assert [notebook for notebook, _ in calls] == ["01_load_4bit_model.ipynb"]
     constants = {name: value for name, value in taught[0].items() if name != "bnb_4bit_compute_dtype"}  # a variable
     for notebook, keywords in calls:
         assert set(keywords) == set(taught[0]), f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"

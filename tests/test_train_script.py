@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from grpo_helpers.config import run_plan
 from tiny_model import cpu_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +113,8 @@ def test_make_configs_gpu_rounds_are_planned_like_make_config():
     cpu = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
     for preset in ("basic", "conservative"):
         built = make_config(preset, cpu, report_to="none")
-        assert script.planned_settings(PRESETS[preset], {}, False)["steps_per_generation"] == built.steps_per_generation
+        planned = script.planned_settings(PRESETS[preset], {}, False)  # on a CPU TRL's default: the accumulation
+        assert planned.get("steps_per_generation", planned["gradient_accumulation_steps"]) == built.steps_per_generation
         accumulation = PRESETS[preset]["gradient_accumulation_steps"]
         assert script.planned_settings(PRESETS[preset], {}, True)["steps_per_generation"] == GPU_GENERATION_ROUNDS * accumulation
     assert script.planned_settings(PRESETS["basic"], {"steps_per_generation": 3}, True)["steps_per_generation"] == 3
@@ -289,7 +291,7 @@ def test_two_cpu_processes_with_the_offline_model(request, tmp_path):
                     "--per-device-train-batch-size", "2", "--max-completion-length", "32", "--train-size", "16",
                     "--save-steps", "2", tmp_path=tmp_path)
     summary = check_run(result, out, processes=2, steps=[1, 2])
-    assert "SmolLM2-135M-Instruct" in summary["model"] and summary["preset"] == "quick_cpu"
+    assert "SmolLM2-135M-Instruct" in summary["model"] and summary["preset"] == run_plan().preset
     refused = launch(2, "--output-dir", str(out), "--max-steps", "3", "--resume", tmp_path=tmp_path)
     assert refused.returncode != 0 and "--num_processes 1" in refused.stderr + refused.stdout
 
