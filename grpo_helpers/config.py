@@ -327,6 +327,12 @@ def _defaults() -> dict:
     return {f.name: f.default for f in dataclasses.fields(GRPOConfig) if f.default is not dataclasses.MISSING}
 
 
+# What each loss type needs besides its name, the one table of them: config_problems refuses dr_grpo and cispo
+# without theirs (below, with why), TRL warns for luspo; notebook 08 and the tests build every loss type with it.
+LOSS_COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
+                   "luspo": {"importance_sampling_level": "sequence"}}
+
+
 def config_problems(config) -> tuple[list[str], list[str]]:
     """``(errors, warnings)`` for a GRPOConfig, or for the settings (a dict) it will be built from:
     the table's rules, what each loss type needs, and the values that run but are rarely wanted."""
@@ -337,12 +343,12 @@ def config_problems(config) -> tuple[list[str], list[str]]:
     if "temperature" not in bad and not 0.3 <= t <= 1.5:
         notes.append(f"temperature: {t} makes completions " + ("nearly identical, so their rewards tie and teach "
                      "nothing" if t < 0.3 else "close to random text") + ": try 0.7 to 1.0")  # fmt: skip
-    if loss == "dr_grpo" and values.get("scale_rewards") not in ("none", False):
+    if loss == "dr_grpo" and values.get("scale_rewards") not in (LOSS_COMPANIONS["dr_grpo"]["scale_rewards"], False):
         errors.append("scale_rewards: loss_type='dr_grpo' removes both of GRPO's biases, the length normalisation and "
                       "the division by the group's reward std: set scale_rewards='none'")  # fmt: skip
     if loss == "cispo" and "epsilon_high" not in bad and (high or 0) < 1:
         errors.append(f"epsilon_high: loss_type='cispo' caps each importance weight at epsilon_high itself, so "
-                      f"{high!r} would cap every weight below 1: set epsilon_high=5.0")  # fmt: skip
+                      f"{high!r} would cap every weight below 1: set epsilon_high={LOSS_COMPANIONS['cispo']['epsilon_high']}")  # fmt: skip
     if not isinstance(config, dict) and config.resume_from_checkpoint is not None:  # settings: old_names reports it
         errors += old_names(["resume_from_checkpoint"])
     low, top = LEARNING_RATE_RANGE

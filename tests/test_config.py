@@ -7,7 +7,7 @@ import pytest
 
 from grpo_helpers.config import (
     EXPLAINED_FIELDS, GPU_GENERATION_ROUNDS, PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic,
-    RunPlan, default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, run_plan,
+    LOSS_COMPANIONS, RunPlan, default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, run_plan,
     save_config, validate_config,
 )  # fmt: skip
 from grpo_helpers.environment import Hardware
@@ -17,9 +17,6 @@ T4 = Hardware(device="cuda", platform="colab", cpu_count=2, ram_gib=12.7, gpu_na
               compute_capability=(7, 5), bf16=False)  # fmt: skip
 H100 = Hardware(device="cuda", platform="local", cpu_count=16, ram_gib=128.0, gpu_name="NVIDIA H100 80GB HBM3",
                 vram_gib=79.2, compute_capability=(9, 0), bf16=True)  # fmt: skip
-# What each loss type needs besides its name (the checks below fail without these).
-COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
-              "luspo": {"importance_sampling_level": "sequence"}}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -164,7 +161,7 @@ def test_every_problem_of_a_kind_is_reported_at_once():
 
 @pytest.mark.parametrize("loss_type", accepted_loss_types())
 def test_every_loss_type_of_installed_trl_builds_with_its_companions(loss_type):
-    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **COMPANIONS.get(loss_type, {}))
+    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **LOSS_COMPANIONS.get(loss_type, {}))
     assert config.loss_type == loss_type
 
 

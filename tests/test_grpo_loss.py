@@ -14,7 +14,7 @@ import types
 import pytest
 import torch
 
-from grpo_helpers.config import accepted_loss_types
+from grpo_helpers.config import LOSS_COMPANIONS, accepted_loss_types
 from grpo_helpers.grpo_loss import LOSS_TYPES, SCALE_REWARDS, completion_logps, group_advantages, grpo_loss
 from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
@@ -33,8 +33,9 @@ REWARDS = [1.0, 0.0, 2.5, 0.5, 1.0, 1.0, 1.0, 1.0, 3.0, 0.0, 0.0, 0.0]  # three 
 def settings_for(loss_type: str) -> dict:
     """The settings each loss type is checked with: the KL term on, a clip range that bites, the
     sequence-level ratio where TRL recommends it (luspo), cispo's epsilon_high as an absolute cap."""
-    return {"beta": 0.04, "epsilon": 0.2, "epsilon_high": 5.0 if loss_type == "cispo" else 0.28,
-            "importance_sampling_level": "sequence" if loss_type == "luspo" else "token", "max_completion_length": 7}
+    loss_side = {k: v for k, v in LOSS_COMPANIONS.get(loss_type, {}).items() if k != "scale_rewards"}  # advantages'
+    return {"beta": 0.04, "epsilon": 0.2, "epsilon_high": 0.28, "importance_sampling_level": "token", **loss_side,
+            "max_completion_length": 7}
 
 
 def test_every_loss_type_of_the_installed_trl_is_covered():
