@@ -165,3 +165,25 @@ def test_no_other_module_reads_the_environment():
 def test_a_test_run_never_writes_to_runs_latest():
     # conftest.py gives every test run a new run folder (notebooks 05 -> 06 -> 07 pass files through it)
     assert environment.run_dir().resolve() != (Path("runs") / "latest").resolve()
+
+
+def test_the_run_folder_cell_keeps_colab_runs_on_drive(monkeypatch, tmp_path):
+    """Notebooks 05-07's run-folder cell: on Colab it mounts Drive and points GRPO_RUN_DIR there; elsewhere it
+    leaves the run folder alone."""
+    import types
+
+    from benchmarks.common.notebook_cells import run_cell
+
+    monkeypatch.setenv("GRPO_RUN_DIR", str(tmp_path / "local"))
+    local = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=24.0)
+    for number in ("05", "06", "07"):
+        assert run_cell(number, "run-folder", {"hardware": local})["RUN_ON_DRIVE"] is False
+    assert environment.run_dir() == tmp_path / "local"
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(Path, "mkdir", lambda self, **kwargs: None)  # no /content/drive here
+    run_cell("06", "run-folder", {"hardware": dataclasses.replace(local, platform="colab")})
+    assert mounted == ["/content/drive"] and environment.run_dir() == Path("/content/drive/MyDrive/grpo-tutorial/run")
