@@ -19,7 +19,8 @@ def test_every_run_folder_has_a_complete_summary():
 
 def test_the_committed_index_is_what_the_script_makes_now():
     committed = (results_index.RESULTS / results_index.INDEX).read_text()
-    assert committed == results_index.index(), "docs/results/README.md is stale: run python -m benchmarks.results_index"
+    stale = "docs/results/README.md is stale: run python -m benchmarks.results_index"
+    assert committed == results_index.index(), stale
 
 
 def test_a_summary_missing_a_key_or_a_file_is_refused(tmp_path):
