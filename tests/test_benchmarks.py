@@ -30,7 +30,7 @@ def test_a_table_fills_short_rows_and_refuses_long_ones():
 
 
 def test_the_cpu_table_has_a_row_of_ten_cells_per_committed_summary():
-    folder = Path(__file__).resolve().parents[1] / "docs" / "benchmark_results" / "cpu"
+    folder = Path(__file__).resolve().parents[1] / "docs" / "results"
     summaries = [s for s in cpu_table.rows(folder) if "correctness_first_quarter" in s]
     lines = cpu_table.table(summaries).splitlines()
     assert summaries and len(lines) == 2 + len(summaries) and all(line.count("|") == 11 for line in lines)
