@@ -33,7 +33,13 @@ from pathlib import Path
 
 from benchmarks.common.clocks import timed_generation
 from benchmarks.common.learning_summary import (
-    correctness_numbers, eval_numbers, learning_numbers, passk_numbers, step_logs, tracked_rewards, write_curve,
+    correctness_numbers,
+    eval_numbers,
+    learning_numbers,
+    passk_numbers,
+    step_logs,
+    tracked_rewards,
+    write_curve,
     write_summary,
 )
 from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM

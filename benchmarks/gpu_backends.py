@@ -371,7 +371,7 @@ def run_one(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
 
-    step_seconds = [b - a for a, b in zip(clock.ends, clock.ends[1:])]
+    step_seconds = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)]
     timed = step_seconds[warmup_steps:]
     # Seconds per optimizer step in each timed round (its generation and its per_round updates).
     round_means = [mean(timed[i : i + per_round]) for i in range(0, len(timed), per_round)]

@@ -98,7 +98,13 @@ def main(argv=None) -> int:
     from trl import GRPOTrainer
 
     from benchmarks.common.learning_summary import (
-        correctness_numbers, eval_numbers, passk_numbers, step_logs, tracked_rewards, write_curve, write_summary,
+        correctness_numbers,
+        eval_numbers,
+        passk_numbers,
+        step_logs,
+        tracked_rewards,
+        write_curve,
+        write_summary,
     )
     from grpo_helpers.arithmetic import curriculum
     from grpo_helpers.config import make_config

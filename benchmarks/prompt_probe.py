@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     rows = train.select([i for i, a in enumerate(train["answer"]) if a.count("\n") <= 2][: args.problems])
     rewards = tutorial_rewards(args.tokens)[:-1]  # without the overlong penalty
     started, tokens, totals = time.perf_counter(), 0, []
-    for chat, answer in zip(chats_for(rows["question"], args.prompt), rows["answer"]):
+    for chat, answer in zip(chats_for(rows["question"], args.prompt), rows["answer"], strict=True):
         text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer([text] * 4, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():

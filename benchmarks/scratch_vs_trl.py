@@ -127,7 +127,7 @@ def write_results(args, model_name, pairs, load_before, start) -> dict:
         writer.writerow(["seed", "loop", "step", "reward", "frac_reward_zero_std"])
         for pair in pairs:
             for name, run in pair["runs"].items():
-                for step, (reward, flat) in enumerate(zip(run["rewards"], run["frac_reward_zero_std"]), start=1):
+                for step, (reward, flat) in enumerate(zip(run["rewards"], run["frac_reward_zero_std"], strict=True), start=1):
                     writer.writerow([pair["seed"], name, step, round(reward, 4), round(flat, 4)])
     return summary
 

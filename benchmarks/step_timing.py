@@ -92,8 +92,8 @@ def run_candidate(name: str, args) -> dict:
     load = os.getloadavg()[0]
     trainer.train()
     w = args.warmup
-    wall = [b - a for a, b in zip(clock.ends, clock.ends[1:])][w:]
-    cpu = [b - a for a, b in zip(clock.cpu_ends, clock.cpu_ends[1:])][w:]
+    wall = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)][w:]
+    cpu = [b - a for a, b in zip(clock.cpu_ends, clock.cpu_ends[1:], strict=False)][w:]
     gen = [c for c in calls if c["started"] >= clock.ends[w]]
     prompt_tokens = mean(len(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
                          for p in dataset["prompt"])  # fmt: skip

@@ -48,7 +48,7 @@ def probe() -> dict:
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=30).stdout  # fmt: skip
-        machine["gpus"] = [dict(zip(("name", "memory", "driver"), (x.strip() for x in line.split(","))))
+        machine["gpus"] = [dict(zip(("name", "memory", "driver"), (x.strip() for x in line.split(",")), strict=False))
                            for line in out.strip().splitlines() if line.strip()]  # fmt: skip
     except (OSError, subprocess.SubprocessError) as error:
         machine["gpus"] = []

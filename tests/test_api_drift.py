@@ -71,8 +71,7 @@ def test_peft_and_transformers_names_the_notebooks_use():
     import dataclasses
 
     from peft import LoraConfig
-    from transformers import BitsAndBytesConfig, EarlyStoppingCallback
-    from transformers import Trainer
+    from transformers import BitsAndBytesConfig, EarlyStoppingCallback, Trainer
 
     lora_fields = {f.name for f in dataclasses.fields(LoraConfig)}
     for notebook, keywords in keyword_calls("LoraConfig"):

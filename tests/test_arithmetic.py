@@ -26,7 +26,7 @@ def test_problems_are_deterministic_and_their_answers_exact(steps):
         assert len(calculations) == steps, row
         for a, op, b, result in calculations:  # every step's arithmetic is right, and chains into the next
             assert ops[op](int(a), int(b)) == int(result) >= 0
-        for (_, _, _, previous), (a, op, _, _) in zip(calculations, calculations[1:]):
+        for (_, _, _, previous), (a, _, _, _) in zip(calculations, calculations[1:], strict=False):
             assert a == previous
         assert extract_gsm8k_answer(row["answer"]) == calculations[-1][3]
         numbers = [int(n) for n in re.findall(r"\d+", row["question"])]

@@ -6,8 +6,20 @@ import warnings
 import pytest
 
 from grpo_helpers.config import (
-    EXPLAINED_FIELDS, GPU_GENERATION_ROUNDS, PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic,
-    default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, save_config,
+    EXPLAINED_FIELDS,
+    GPU_GENERATION_ROUNDS,
+    PRESET_NAMES,
+    PRESETS,
+    ConfigWarning,
+    accepted_loss_types,
+    batch_arithmetic,
+    default_config_path,
+    explain,
+    load_config,
+    make_config,
+    precision_settings,
+    recommended_preset,
+    save_config,
     validate_config,
 )  # fmt: skip
 from grpo_helpers.environment import Hardware

@@ -9,8 +9,18 @@ import warnings
 
 import pytest
 
-from grpo_helpers.config import (FIELD_RULES, RULES, ConfigError, ConfigWarning, accepted_loss_types, field_problem,
-                                 load_config, make_config, save_config, validate_config)  # fmt: skip
+from grpo_helpers.config import (
+    FIELD_RULES,
+    RULES,
+    ConfigError,
+    ConfigWarning,
+    accepted_loss_types,
+    field_problem,
+    load_config,  # fmt: skip
+    make_config,
+    save_config,
+    validate_config,
+)
 from grpo_helpers.environment import Hardware
 from tiny_model import cpu_trainer
 

@@ -4,10 +4,9 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import grpo_helpers.evaluation
-from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.answers import extract_gsm8k_answer
-from grpo_helpers.evaluation import chat_generate, changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset
-from grpo_helpers.gsm8k import training_prompt
+from grpo_helpers.evaluation import changed_examples, chat_generate, compare_results, evaluate_gsm8k, gsm8k_subset
+from grpo_helpers.gsm8k import load_gsm8k, training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
 from tiny_model import tiny_lora_model
 

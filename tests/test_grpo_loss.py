@@ -14,9 +14,9 @@ import types
 import pytest
 import torch
 
+from benchmarks.common.notebook_cells import run_cell
 from grpo_helpers.config import accepted_loss_types
 from grpo_helpers.grpo_loss import LOSS_TYPES, SCALE_REWARDS, completion_logps, group_advantages, grpo_loss
-from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
 TOLERANCE = 1e-5  # float32: the by-hand loss and TRL's differ by rounding only
@@ -203,7 +203,7 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     theirs = trainer.compute_loss(trainer.model, inputs)
     their_grads = torch.autograd.grad(theirs, params)
     assert difference(ours.item(), theirs.item()) < TOLERANCE  # vespo's loss here is about 2.04: 8e-6 relative
-    assert max((a - b).abs().max().item() for a, b in zip(our_grads, their_grads)) < TOLERANCE
+    assert max((a - b).abs().max().item() for a, b in zip(our_grads, their_grads, strict=True)) < TOLERANCE
     assert max(g.abs().max().item() for g in our_grads) > 0
 
 

@@ -6,8 +6,16 @@ import torch
 
 import grpo_helpers.models as models
 from grpo_helpers.environment import Hardware, detect_hardware
-from grpo_helpers.models import DEFAULT_MODEL, LORA_TARGET_MODULES, OfflineModelUnavailable, add_lora, load_model
-from grpo_helpers.models import offline_model_path, resolve_model, tutorial_model
+from grpo_helpers.models import (
+    DEFAULT_MODEL,
+    LORA_TARGET_MODULES,
+    OfflineModelUnavailable,
+    add_lora,
+    load_model,
+    offline_model_path,
+    resolve_model,
+    tutorial_model,
+)
 
 
 def greedy_reply(model, tokenizer, question: str, max_new_tokens: int) -> str:

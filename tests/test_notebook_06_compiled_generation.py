@@ -6,9 +6,9 @@ cache's decoding step only without it, so the notebook unsets it on the trainer'
 """
 import pytest
 
+from benchmarks.common.notebook_cells import run_cell
 from grpo_helpers.config import make_config
 from grpo_helpers.environment import Hardware
-from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
 pytestmark = cpu_trainer

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grpo_helpers.environment import detect_hardware
-from grpo_helpers.evaluation import chat_generate
 from benchmarks.common import notebook_cells
 from benchmarks.common.notebook_cells import python_source, read
+from grpo_helpers.environment import detect_hardware
+from grpo_helpers.evaluation import chat_generate
 from tiny_model import tiny_lora_model
 
 NOTEBOOK = notebook_cells.notebook("07")

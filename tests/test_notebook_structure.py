@@ -113,9 +113,8 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
 def test_every_4bit_load_uses_the_settings_of_load_model():
     """Notebooks 01, 06 and 07 write the bitsandbytes load out in full: the same NF4 settings, names and values,
     as models.load_model."""
-    from notebook_calls import keyword_sources
-
     import grpo_helpers.models as models
+    from notebook_calls import keyword_sources
 
     taught = [{k.arg: ast.unparse(k.value) for k in node.keywords}
               for node in ast.walk(ast.parse(Path(models.__file__).read_text()))

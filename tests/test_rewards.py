@@ -5,16 +5,18 @@ import math
 
 import pytest
 
-from grpo_helpers.rewards import correctness_reward  # the path the notebooks use
-from grpo_helpers.rewards import RewardFunctionError, check_reward_functions, sample_completions
 from grpo_helpers.rewards import (
     ANSWER_FORMAT,
     ANSWER_INSTRUCTION,
     SYSTEM_PROMPT,
+    RewardFunctionError,
+    check_reward_functions,
     completion_text,
+    correctness_reward,  # the path the notebooks use
     format_answer,
     integer_answer_reward,
     make_overlong_penalty,
+    sample_completions,
     score_completion,
     soft_format_reward,
     strict_format_reward,
@@ -55,7 +57,7 @@ def test_each_reward_on_tricky_completions(shape):
     for column, func in enumerate([correctness_reward, strict_format_reward, soft_format_reward, integer_answer_reward], 1):
         scores = func(prompts=prompts, completions=completions, ground_truth=truth, completion_ids=None)
         expected = [CASES[n][column] for n in names]
-        assert scores == expected, (func.__name__, [(n, s, e) for n, s, e in zip(names, scores, expected) if s != e])
+        assert scores == expected, (func.__name__, [(n, s, e) for n, s, e in zip(names, scores, expected, strict=True) if s != e])
 
 
 def test_negative_ground_truth_with_unicode_minus():

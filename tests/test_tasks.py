@@ -4,15 +4,19 @@ import re
 
 import pytest
 
+from benchmarks.common.notebook_cells import notebooks, python_source, read, run_cell
 from grpo_helpers import environment
 from grpo_helpers.arithmetic import word_problems
 from grpo_helpers.dashboard import quarter_means
 from grpo_helpers.environment import Hardware
 from grpo_helpers.evaluation import (
-    EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval,
+    EvalResult,
+    compare_results,
+    difference_interval,
+    save_evaluation,
+    wilson_interval,
 )
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
-from benchmarks.common.notebook_cells import notebooks, python_source, read, run_cell
 
 
 def hardware(cuda: bool) -> Hardware:

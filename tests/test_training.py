@@ -12,8 +12,7 @@ from grpo_helpers.dashboard import LiveRewardDashboard
 from grpo_helpers.environment import Hardware
 from grpo_helpers.rewards import RewardFunctionError, check_reward_functions
 from grpo_helpers.training import RewardPlateauStopper, SaveOnInterrupt, checkpoint_to_resume
-from tiny_model import tiny_lora_model
-from tiny_model import cpu_trainer  # noqa: E402
+from tiny_model import cpu_trainer, tiny_lora_model
 
 pytestmark = cpu_trainer
 

@@ -5,10 +5,10 @@ import statistics
 import pytest
 from transformers import TrainerState
 
-from grpo_helpers.widgets import completion_browser, render_html
 from grpo_helpers.training import CompletionRecorder, as_text, record_completions
+from grpo_helpers.widgets import completion_browser, render_html
 from grpo_run import NUM_GENERATIONS, tiny_grpo_run
-from tiny_model import cpu_trainer  # noqa: E402
+from tiny_model import cpu_trainer
 
 pytestmark = cpu_trainer
 
@@ -28,7 +28,7 @@ def test_each_logged_step_holds_what_the_reward_functions_returned(run):
             assert [r.completion for r in records] == completions
             assert [r.rewards[name] for r in records] == pytest.approx(scores)
         assert [r.total for r in records] == pytest.approx(
-            [a + b for a, b in zip(run.calls["length_reward"][step - 1][1], run.calls["vowel_reward"][step - 1][1])]
+            [a + b for a, b in zip(run.calls["length_reward"][step - 1][1], run.calls["vowel_reward"][step - 1][1], strict=True)]
         )
 
 
