@@ -21,7 +21,7 @@ from grpo_helpers.config import (
     recommended_preset,
     save_config,
     validate_config,
-)  # fmt: skip
+)
 from grpo_helpers.environment import Hardware
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
@@ -29,9 +29,11 @@ T4 = Hardware(device="cuda", platform="colab", cpu_count=2, ram_gib=12.7, gpu_na
               compute_capability=(7, 5), bf16=False)  # fmt: skip
 H100 = Hardware(device="cuda", platform="local", cpu_count=16, ram_gib=128.0, gpu_name="NVIDIA H100 80GB HBM3",
                 vram_gib=79.2, compute_capability=(9, 0), bf16=True)  # fmt: skip
-# What each loss type needs besides its name (the checks below fail without these).
+# What each loss type is used with besides its name: make_config refuses dr_grpo and cispo without theirs
+# (REQUIRED_COMPANIONS); luspo is a sequence-level loss, run at the level TRL recommends for it.
 COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
               "luspo": {"importance_sampling_level": "sequence"}}  # fmt: skip
+REQUIRED_COMPANIONS = {"dr_grpo": ("scale_rewards",), "cispo": ("epsilon_high",)}
 
 
 @pytest.fixture(autouse=True)
@@ -156,8 +158,14 @@ def test_every_problem_of_a_kind_is_reported_at_once():
 
 @pytest.mark.parametrize("loss_type", accepted_loss_types())
 def test_every_loss_type_of_installed_trl_builds_with_its_companions(loss_type):
-    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **COMPANIONS.get(loss_type, {}))
-    assert config.loss_type == loss_type
+    companions = COMPANIONS.get(loss_type, {})
+    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **companions)
+    assert validate_config(config) == []  # built by TRL's GRPOConfig, and no problem or warning of its own
+    assert {name: getattr(config, name) for name in ("loss_type", *companions)} == {"loss_type": loss_type, **companions}
+    for name in REQUIRED_COMPANIONS.get(loss_type, ()):  # without it the config is refused, naming it
+        with pytest.raises(ValueError, match=rf"- {name}: loss_type='{loss_type}'"):
+            make_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0,
+                        **{k: v for k, v in companions.items() if k != name})
 
 
 WARNINGS = [

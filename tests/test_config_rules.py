@@ -16,7 +16,7 @@ from grpo_helpers.config import (
     ConfigWarning,
     accepted_loss_types,
     field_problem,
-    load_config,  # fmt: skip
+    load_config,
     make_config,
     save_config,
     validate_config,
@@ -26,7 +26,7 @@ from tiny_model import cpu_trainer
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 NAN, INF = float("nan"), float("inf")
-# What a loss type needs besides its name (tests/test_config.py checks each is needed).
+# What a loss type is used with besides its name (tests/test_config.py: dr_grpo and cispo are refused without).
 COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
               "luspo": {"importance_sampling_level": "sequence"}}  # fmt: skip
 

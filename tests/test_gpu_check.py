@@ -3,6 +3,8 @@ syntax, the wheel list and slimming, and the summary written from junit XML and 
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,11 +28,102 @@ gpu_summary = load("gpu_summary")
 gpu_wheels = load("gpu_wheels")
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
-@pytest.mark.parametrize("script", ["gpu_check.sh", "gpu_real_model.sh"])
-def test_the_shell_scripts_are_valid_bash(script):
-    done = subprocess.run(["bash", "-n", str(GPU_CHECK / script)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+# gpu_check.sh run on the CPU in a copy of its checkout: a python3 first on PATH answers for pip, the model build
+# and the probe, and for pytest: it records its arguments and environment, and reports each notebook it was
+# given as passed, as gpu_check_plugin.py would; the summary is written by the real Python.
+FAKE_PYTHON = r"""#!/usr/bin/env bash
+case "$1 $2" in
+    "-m pip") exit 0 ;;
+    "-m pytest")
+        printf '%s\n' "$@" >"$CALLS/pytest_$GPU_CHECK_LABEL.args"
+        env | grep -E '^(GRPO_|HF_HUB_OFFLINE=)' | sort >"$CALLS/env_$GPU_CHECK_LABEL"
+        for arg in "$@"; do
+            case $arg in notebooks/*) printf '{"event": "result", "run": "%s", "time": 1, "nodeid": "%s::%s", "when": "call", "outcome": "passed", "seconds": 1.0}\n' "$GPU_CHECK_LABEL" "$arg" "${arg#notebooks/}" >>"$GPU_CHECK_PROGRESS" ;; esac
+        done
+        exit 0 ;;
+    "-c import xdist") exit 1 ;;
+    "- "*) cat >/dev/null; echo "random-init model (fake)"; exit 0 ;;
+esac
+case "$2" in probe) echo '{"gpus": []}'; exit 0 ;; esac
+exec "$REAL_PYTHON" "$@"
+"""  # noqa: E501
+NOTEBOOK_NAMES = ["00_start.ipynb", "03_rewards.ipynb", "04_prepare.ipynb", "05_configure.ipynb", "06_train.ipynb",
+                  "07_evaluate.ipynb", "08_scratch.ipynb", "10_help.ipynb"]
+
+
+def run_gpu_check(tmp_path, wheels=True, **env):
+    """bash gpu_check.sh in a copy of the checkout; returns (the run, the pytest calls' arguments by label)."""
+    root, calls, bin_dir = tmp_path / "checkout", tmp_path / "calls", tmp_path / "bin"
+    for folder in (root / "gpu_check", root / "notebooks", calls, bin_dir):
+        folder.mkdir(parents=True)
+    for name in ("gpu_check.sh", "gpu_summary.py"):
+        shutil.copy(GPU_CHECK / name, root / "gpu_check" / name)
+    for name in NOTEBOOK_NAMES:
+        (root / "notebooks" / name).write_text("{}")
+    if wheels:
+        (root / ".whl").mkdir()
+        (root / ".whl" / "unsloth-1.0-py3-none-any.whl").write_bytes(b"")
+    (bin_dir / "python3").write_text(FAKE_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "REAL_PYTHON": sys.executable, "CALLS": str(calls),
+           "GPU_CHECK_WORK": str(tmp_path / "work"), "OUT": str(tmp_path / "out"), **env}
+    done = subprocess.run(["bash", str(root / "gpu_check" / "gpu_check.sh")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    pytest_calls = {p.name[len("pytest_"):-len(".args")]: p.read_text().splitlines() for p in calls.glob("pytest_*.args")}
+    return done, pytest_calls
+
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="no bash")
+
+
+@needs_bash
+def test_the_check_runs_notebooks_04_to_07_in_one_run_and_the_rest_beside_it_within_the_budget(tmp_path):
+    for script in ("gpu_check.sh", "gpu_real_model.sh"):
+        syntax = subprocess.run(["bash", "-n", str(GPU_CHECK / script)], capture_output=True, text=True)
+        assert syntax.returncode == 0, syntax.stderr
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_BUDGET="300")
+    assert sorted(calls) == ["chain", "rest"], done.stdout[-3000:]
+    notebooks = {label: [a.split("/")[-1] for a in args if a.startswith("notebooks/")] for label, args in calls.items()}
+    assert notebooks["chain"] == ["04_prepare.ipynb", "05_configure.ipynb", "06_train.ipynb", "07_evaluate.ipynb"]
+    assert notebooks["rest"] == ["00_start.ipynb", "03_rewards.ipynb", "08_scratch.ipynb", "10_help.ipynb"]
+    assert "tests" in calls["rest"] and "tests" not in calls["chain"]
+    left = int(re.search(r"== pytest: (\d+) s left", done.stdout).group(1))
+    assert 300 - 45 - 10 <= left <= 300 - 45  # the budget less what ran before and 45 s for the clean-up and summary
+    for label, args in calls.items():
+        assert f"--nbmake-timeout={left}" in args and "gpu_check_plugin" in args
+        env = (tmp_path / "calls" / f"env_{label}").read_text().splitlines()
+        assert {"GRPO_QUICK=1", "GRPO_INSTALL=check", "HF_HUB_OFFLINE=1"} <= set(env), env  # quick mode, offline
+    steps = (tmp_path / "work" / "steps.tsv").read_text().splitlines()
+    assert [line.split("\t")[:2] for line in steps][:2] == [["install", "0"], ["model", "0"]]
+    assert (tmp_path / "out" / "gpu_summary.json").is_file() and (tmp_path / "out" / "gpu_check.log").is_file()
+
+
+@needs_bash
+def test_gpu_check_only_runs_just_those_notebooks_and_says_it_is_a_partial_check(tmp_path):
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_ONLY="notebooks/07_evaluate.ipynb notebooks/10_help.ipynb")
+    assert list(calls) == ["chain"], done.stdout[-3000:]  # no unit tests
+    assert [a for a in calls["chain"] if a.startswith("notebooks/")] == ["notebooks/07_evaluate.ipynb",
+                                                                         "notebooks/10_help.ipynb"]
+    summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
+    assert done.returncode == 0 and summary["status"] == "passed" and summary["only"] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    assert [row["notebook"] for row in summary["notebooks"]] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    assert "(a partial check" in (tmp_path / "out" / "gpu_summary.md").read_text().splitlines()[0]
+
+
+@needs_bash
+def test_a_budget_too_small_for_the_tests_stops_before_pytest_with_a_summary(tmp_path):
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_BUDGET="100")
+    assert done.returncode == 1 and calls == {}
+    assert re.search(r"only \d+ s left for the tests", done.stdout)
+    assert json.loads((tmp_path / "out" / "gpu_summary.json").read_text())["status"] != "passed"
+
+
+@needs_bash
+def test_without_wheels_the_check_says_how_to_get_them_and_still_writes_its_summary(tmp_path):
+    done, calls = run_gpu_check(tmp_path, wheels=False)
+    assert done.returncode == 2 and calls == {}
+    assert "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py" in done.stdout
+    assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: ")
 
 
 def test_wheel_list_has_one_version_each_and_leaves_the_machines_packages_alone():

@@ -8,6 +8,7 @@ import pytest
 from benchmarks.common.notebook_cells import notebooks, python_source, read, tagged_cell
 
 NOTEBOOKS = notebooks()
+NOTEBOOKS_DIR = NOTEBOOKS[0].parent
 
 
 def test_the_learning_path_is_numbered_without_gaps():
@@ -80,29 +81,20 @@ def imported_modules(source: str) -> set[str]:
     return names
 
 
-def test_unsloth_is_imported_before_transformers_trl_and_peft():
-    """On the GPU path the hardware cell imports Unsloth; no code cell above it imports what Unsloth patches."""
-    for path in NOTEBOOKS:
-        cells = [c for c in read(path).cells if c.cell_type == "code"]
-        hardware = python_source(cells[1])
-        tree = ast.parse(hardware)
-        guarded = [n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
-        assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
-            f"{path.name}: the hardware cell must import unsloth when BACKEND == 'unsloth'"
-        )
-        for cell in cells[:2]:
-            early = imported_modules(python_source(cell)) & set(HEAVY)
-            assert not early, f"{path.name}: {sorted(early)} imported before Unsloth"
-
-
-def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
-    """Run the install and hardware cells as a notebook would (install in check-only mode): the helper
-    modules they import must not import transformers, TRL or PEFT, or Unsloth would come too late."""
+def test_unsloth_comes_before_transformers_trl_and_peft():
+    """Unsloth patches transformers, TRL and PEFT, so it must be imported first. Every notebook's first two
+    cells are the same (test_install_and_hardware_cells_are_shared): run them as a notebook would (install in
+    check-only mode): what they import must not bring transformers, TRL or PEFT, and the hardware cell imports
+    Unsloth itself when BACKEND == 'unsloth' (no Unsloth on a CPU, so that branch is read, not run)."""
     import os
     import subprocess
     import sys
 
     cells = [c for c in read(NOTEBOOKS[0]).cells if c.cell_type == "code"][:2]
+    guarded = [n for n in ast.walk(ast.parse(python_source(cells[1])))
+               if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
+    assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
+        "the hardware cell must import unsloth when BACKEND == 'unsloth'")
     script = "\n".join(python_source(c) for c in cells)
     script += f"\nimport sys\nearly = [m for m in {HEAVY!r} if m in sys.modules]\nassert not early, early\n"
     env = {**os.environ, "GRPO_INSTALL": "check", "GRPO_BACKEND": "transformers"}
@@ -126,6 +118,36 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     for notebook, keywords in calls:
         assert set(keywords) == set(taught[0]), f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
         assert {name: keywords[name] for name in constants} == constants, f"{notebook}: BitsAndBytesConfig({keywords})"
+    # the compute dtype is a variable on both sides: the dtype each picks, on a GPU with and without bfloat16
+    taught_dtype = assigned_source(Path(models.__file__).read_text(), taught[0]["bnb_4bit_compute_dtype"])
+    for notebook, keywords in calls:
+        cell = next(python_source(c) for c in read(NOTEBOOKS_DIR / notebook).cells
+                    if c.cell_type == "code" and "BitsAndBytesConfig(" in c.source)
+        their_dtype = assigned_source(cell, keywords["bnb_4bit_compute_dtype"])
+        for bf16 in (True, False):
+            assert gpu_dtype(their_dtype, bf16) == gpu_dtype(taught_dtype, bf16), (
+                f"{notebook}: bnb_4bit_compute_dtype={their_dtype} against load_model's {taught_dtype} (bf16={bf16})")
+
+
+def assigned_source(source: str, name: str) -> str:
+    """The source of the value last assigned to ``name`` above the BitsAndBytesConfig call in ``source``."""
+    tree = ast.parse(source)
+    call = next(node.lineno for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("BitsAndBytesConfig"))
+    values = sorted((node.lineno, ast.unparse(node.value)) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    and node.lineno < call and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
+    assert values, f"no assignment to {name} above BitsAndBytesConfig(...)"
+    return values[-1][1]
+
+
+def gpu_dtype(expression: str, bf16: bool):
+    """What a dtype expression picks on a CUDA GPU (``dtype`` not given, as the notebooks call load_model)."""
+    import types
+
+    import torch
+
+    hardware = types.SimpleNamespace(bf16=bf16, has_cuda=True, device="cuda")
+    return eval(expression, {"torch": torch, "hardware": hardware, "dtype": None})
 
 
 # What a committed notebook must never hold: a credential someone pasted (Hugging Face, OpenAI-style,
