@@ -9,8 +9,8 @@ a change updates its validation text, notebook 06's dashboard image changes at l
 training and the completion browser lists completions, and no cell shows an error. Screenshots in
 JupyterLab's light and dark themes go to ``runs/browser-test/`` (BROWSER_TEST_SCREENSHOTS changes it).
 
-Run it alone: ``GRPO_QUICK=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -m browser tests``.
-Chromium is Debian's (/usr/bin/chromium, ``apt-get install -y chromium``; ``make test`` installs
+Run it alone: ``make browser``, or ``GRPO_QUICK=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -m browser tests``.
+Chromium is Debian's (/usr/bin/chromium, ``apt-get install -y chromium``; ``make setup-browser`` installs
 it); Playwright drives it through ``executable_path``. Without it the test skips and says why.
 """
 from __future__ import annotations
@@ -65,10 +65,10 @@ def _chromium_missing() -> str | None:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        return "Playwright is not installed: make test installs it (pip install -r tests/requirements-browser.txt)"
+        return "Playwright is not installed: make setup-browser installs it (pip install -r tests/requirements-browser.txt)"
     if not os.access(CHROMIUM, os.X_OK):
         return (f"Chromium is not installed at {CHROMIUM} and could not be installed here "
-                "(make test runs `apt-get install -y chromium` where apt-get is usable; or set CHROMIUM=/path)")
+                "(make setup-browser runs `apt-get install -y chromium` where apt-get is usable; or set CHROMIUM=/path)")
     return None
 
 

@@ -3,7 +3,7 @@ configs, and real runs under ``accelerate launch`` on the CPU (2 processes over 
 
 The runs use the tiny random model (tests/tiny_model.py). The same 2-process run with the offline
 SmolLM2-135M (the tutorial's CPU model) and a DeepSpeed ZeRO-2 run are marked ``slow`` and run only
-when asked for: ``pytest -m slow tests/test_train_script.py`` (README, For developers).
+when asked for: ``pytest -m slow tests/test_train_grpo.py`` (README, For developers).
 """
 import importlib.util
 import itertools
@@ -277,7 +277,7 @@ def test_resume_from_a_folder_without_a_checkpoint_stops_before_loading_or_writi
 
 def only_when_asked(request):
     if "slow" not in (request.config.getoption("-m") or ""):
-        pytest.skip("slow (minutes on 2 cores): run with  pytest -m slow tests/test_train_script.py")
+        pytest.skip("slow (minutes on 2 cores): run with  pytest -m slow tests/test_train_grpo.py")
 
 
 @pytest.mark.slow
