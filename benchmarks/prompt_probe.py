@@ -64,7 +64,9 @@ def main(argv=None) -> int:
         for ids in output[:, inputs["input_ids"].shape[1]:]:
             ids = ids[ids != tokenizer.pad_token_id]
             tokens += len(ids)
-            scores = score_completion(tokenizer.decode(ids, skip_special_tokens=True), extract_gsm8k_answer(answer), rewards)
+            scores = score_completion(
+                tokenizer.decode(ids, skip_special_tokens=True), extract_gsm8k_answer(answer), rewards
+            )
             totals.append(sum(scores.values()))
     seconds = time.perf_counter() - started
     print(f"threads={args.threads} prompt={args.prompt} tokens={args.tokens}: {seconds:.1f} s, {tokens} tokens, "

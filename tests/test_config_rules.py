@@ -140,12 +140,16 @@ def test_a_hand_built_or_changed_config_is_checked_by_validate_config():
     assert [p.split(":")[0] for p in error.value.problems] == ["top_p", "beta", "scale_rewards", "learning_rate"]
     config = make_config("quick_cpu", hardware=CPU)
     config.max_completion_length, config.loss_type = 0, "ppo"
-    with pytest.raises(ConfigError, match=r"max_completion_length: 0 must be a whole number >= 1.*\n.*loss_type: 'ppo'"):
+    with pytest.raises(
+        ConfigError, match=r"max_completion_length: 0 must be a whole number >= 1.*\n.*loss_type: 'ppo'"
+    ):
         validate_config(config)
 
 
 def test_a_misspelt_choice_gets_the_closest_value():
-    assert "did you mean lr_scheduler_type='cosine'? type lr_scheduler_type=" in field_problem("lr_scheduler_type", "cosin")
+    assert "did you mean lr_scheduler_type='cosine'? type lr_scheduler_type=" in field_problem(
+        "lr_scheduler_type", "cosin"
+    )
     assert "did you mean loss_type='dr_grpo'?" in field_problem("loss_type", "drgrpo")
     assert "did you mean" not in field_problem("loss_type", "ppo")
 
@@ -157,7 +161,9 @@ def test_a_saved_config_cut_off_or_from_another_trl_version(tmp_path):
     with pytest.raises(ConfigError, match=r"the file is not complete JSON \(.*\): it was cut off .*save_config"):
         load_config(path)
     path.write_text(json.dumps({**json.loads(text), "vllm_sleep_level_v9": 1}))
-    with pytest.raises(ConfigError, match=r"vllm_sleep_level_v9: not a GRPOConfig setting.*saved by another TRL version"):
+    with pytest.raises(
+        ConfigError, match=r"vllm_sleep_level_v9: not a GRPOConfig setting.*saved by another TRL version"
+    ):
         load_config(path)
     path.write_text(json.dumps({**json.loads(text), "temperature": -1}))
     with pytest.raises(ConfigError, match=r"temperature: -1 must be a finite number > 0"):

@@ -39,7 +39,9 @@ def test_detect_hardware_on_this_machine_is_cpu():
     assert hw.device == "cpu" and not hw.has_cuda and hw.cpu_count >= 1 and not environment.cuda_available()
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+@pytest.mark.parametrize(
+    "avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)]
+)
 def test_cpu_bf16_follows_the_cpus_bfloat16_instructions(monkeypatch, avx512_bf16, amx, expected):
     import torch
 
@@ -88,7 +90,8 @@ def test_a_bf16_gpu_with_20_gib_gets_16_bit_weights(monkeypatch, bf16, vram, exp
 
 
 @pytest.mark.parametrize(
-    "value, message", [("fast", "is not understood"), ("unsloth", "needs a CUDA GPU"), ("bitsandbytes", "needs a CUDA GPU")]
+    "value, message",
+    [("fast", "is not understood"), ("unsloth", "needs a CUDA GPU"), ("bitsandbytes", "needs a CUDA GPU")],
 )
 def test_backend_override_errors_say_what_to_change(monkeypatch, value, message):
     monkeypatch.setenv("GRPO_BACKEND", value)
@@ -161,7 +164,9 @@ def test_no_other_module_reads_the_environment():
             continue
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Attribute):
-                assert ast.unparse(node) not in ("os.environ", "os.getenv"), f"{module.name}:{node.lineno} reads the environment"
+                assert ast.unparse(node) not in ("os.environ", "os.getenv"), (
+                    f"{module.name}:{node.lineno} reads the environment"
+                )
 
 
 ROOT = Path(__file__).resolve().parents[1]

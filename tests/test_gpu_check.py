@@ -65,11 +65,21 @@ def run_gpu_check(tmp_path, wheels=True, **env):
         (root / ".whl" / "unsloth-1.0-py3-none-any.whl").write_bytes(b"")
     (bin_dir / "python3").write_text(FAKE_PYTHON)
     (bin_dir / "python3").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "REAL_PYTHON": sys.executable, "CALLS": str(calls),
-           "GPU_CHECK_WORK": str(tmp_path / "work"), "OUT": str(tmp_path / "out"), **env}
-    done = subprocess.run(["bash", str(root / "gpu_check" / "gpu_check.sh")], env=env, capture_output=True, text=True,
-                          timeout=120)
-    pytest_calls = {p.name[len("pytest_"):-len(".args")]: p.read_text().splitlines() for p in calls.glob("pytest_*.args")}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "REAL_PYTHON": sys.executable,
+        "CALLS": str(calls),
+        "GPU_CHECK_WORK": str(tmp_path / "work"),
+        "OUT": str(tmp_path / "out"),
+        **env,
+    }
+    done = subprocess.run(
+        ["bash", str(root / "gpu_check" / "gpu_check.sh")], env=env, capture_output=True, text=True, timeout=120
+    )
+    pytest_calls = {
+        p.name[len("pytest_") : -len(".args")]: p.read_text().splitlines() for p in calls.glob("pytest_*.args")
+    }
     return done, pytest_calls
 
 
@@ -105,7 +115,11 @@ def test_gpu_check_only_runs_just_those_notebooks_and_says_it_is_a_partial_check
     assert [a for a in calls["chain"] if a.startswith("notebooks/")] == ["notebooks/07_evaluate.ipynb",
                                                                          "notebooks/10_help.ipynb"]
     summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
-    assert done.returncode == 0 and summary["status"] == "passed" and summary["only"] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    assert (
+        done.returncode == 0
+        and summary["status"] == "passed"
+        and summary["only"] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    )
     assert [row["notebook"] for row in summary["notebooks"]] == ["07_evaluate.ipynb", "10_help.ipynb"]
     assert "(a partial check" in (tmp_path / "out" / "gpu_summary.md").read_text().splitlines()[0]
 
@@ -165,7 +179,7 @@ E   AssertionError: 2 != 3</failure></testcase>
   <failure message="RuntimeError">Cell In[15], line 3
 RuntimeError: expected mat1 and mat2 to have the same dtype, but got: c10::BFloat16 != float</failure></testcase>
 </testsuite></testsuites>
-"""
+"""  # noqa: E501
 
 
 def test_summary_from_junit_xml(tmp_path):
@@ -193,14 +207,42 @@ def test_summary_from_junit_xml(tmp_path):
 def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
     progress = tmp_path / "progress.jsonl"
     lines = [
-        {"event": "collected", "run": "rest", "time": 1, "nodeids": ["tests/test_a.py::test_one", "tests/test_a.py::test_two"]},
-        {"event": "result", "run": "rest", "time": 2, "nodeid": "tests/test_a.py::test_one", "when": "call", "outcome": "passed", "seconds": 0.1},
-        {"event": "result", "run": "chain", "time": 3, "nodeid": "notebooks/04_prepare_gsm8k.ipynb::04_prepare_gsm8k.ipynb",
-         "when": "call", "outcome": "passed", "seconds": 30.0},
+        {
+            "event": "collected",
+            "run": "rest",
+            "time": 1,
+            "nodeids": ["tests/test_a.py::test_one", "tests/test_a.py::test_two"],
+        },
+        {
+            "event": "result",
+            "run": "rest",
+            "time": 2,
+            "nodeid": "tests/test_a.py::test_one",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 0.1,
+        },
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 3,
+            "nodeid": "notebooks/04_prepare_gsm8k.ipynb::04_prepare_gsm8k.ipynb",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 30.0,
+        },
         {"event": "interrupted", "run": "chain", "time": 10},
-        {"event": "result", "run": "chain", "time": 11, "nodeid": "notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb",
-         "when": "call", "outcome": "failed", "seconds": 7.0, "message": "KeyboardInterrupt"},
-    ]  # fmt: skip
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 11,
+            "nodeid": "notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb",
+            "when": "call",
+            "outcome": "failed",
+            "seconds": 7.0,
+            "message": "KeyboardInterrupt",
+        },
+    ]
     progress.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"event": "res')  # a torn last line
     steps = tmp_path / "steps.tsv"
     log = tmp_path / "pytest_chain.log"
@@ -215,20 +257,50 @@ def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
 
 
 def test_a_unit_test_whose_parameter_names_a_notebook_counts_as_a_unit_test():
-    assert gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb") == "05_configure_grpo.ipynb"
-    assert gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
+    assert (
+        gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb")
+        == "05_configure_grpo.ipynb"
+    )
+    assert (
+        gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
+    )
 
 
 def test_a_gpu_check_only_run_lists_its_notebooks_and_passes_when_they_pass(tmp_path):
     progress = tmp_path / "progress.jsonl"
-    lines = [{"event": "result", "run": "chain", "time": 1, "nodeid": f"notebooks/{nb}::{nb}", "when": "call",
-              "outcome": "passed", "seconds": 40.0} for nb in ("01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb")]
+    lines = [
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 1,
+            "nodeid": f"notebooks/{nb}::{nb}",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 40.0,
+        }
+        for nb in ("01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb")
+    ]
     progress.write_text("".join(json.dumps(x) + "\n" for x in lines))
     steps = tmp_path / "steps.tsv"
     steps.write_text("pytest notebooks 04 and later\t0\t90\n")
-    code = gpu_summary.main(["write", "--out", str(tmp_path / "out"), "--steps", str(steps), "--progress", str(progress),
-                             "--notebooks", "notebooks/01_load_4bit_model.ipynb", "notebooks/08_grpo_from_scratch.ipynb"])
+    code = gpu_summary.main(
+        [
+            "write",
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            str(steps),
+            "--progress",
+            str(progress),
+            "--notebooks",
+            "notebooks/01_load_4bit_model.ipynb",
+            "notebooks/08_grpo_from_scratch.ipynb",
+        ]
+    )
     summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
     assert code == 0 and summary["status"] == "passed"
-    assert [row["notebook"] for row in summary["notebooks"]] == ["01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb"]
+    assert [row["notebook"] for row in summary["notebooks"]] == [
+        "01_load_4bit_model.ipynb",
+        "08_grpo_from_scratch.ipynb",
+    ]
     assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: passed (a partial check")

@@ -62,7 +62,8 @@ def test_prepare_gsm8k_columns_and_guard():
     assert len(prepare_gsm8k("train", n=2, source="bundled", worked_example=None)[0]["prompt"]) == 2
     plain = prepare_gsm8k("test", chat=False, n=3, source="bundled")
     assert isinstance(plain[0]["prompt"], str)
-    assert prepare_gsm8k("train", n=6, source="bundled")["ground_truth"] == chat["ground_truth"]  # seed fixes the sample
+    # seed fixes the sample
+    assert prepare_gsm8k("train", n=6, source="bundled")["ground_truth"] == chat["ground_truth"]
     for ds in (chat, plain):
         assert check_reward_functions(tutorial_rewards(128), ds) == []
 
@@ -83,8 +84,11 @@ def test_token_lengths_include_the_chat_template(tokenizer):
     # the count GRPOTrainer's generation sees: the template, tokenized with no extra special tokens
     rendered = tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=False)
     assert chat_lengths[0] == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
-    assert chat_lengths[0] == len(tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=True,
-                                                                return_dict=True)["input_ids"])
+    assert chat_lengths[0] == len(
+        tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=True, return_dict=True)[
+            "input_ids"
+        ]
+    )
     assert plain_lengths[0] == len(tokenizer(plain[0]["prompt"])["input_ids"])
 
 

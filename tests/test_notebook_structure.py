@@ -31,7 +31,9 @@ def test_chapter_shape(path):
     title = cells[0].source
     assert title.startswith("# ") and "**Goal" in title
     for badge in ("colab.research.google.com/github/", "kaggle.com/kernels/welcome", "mybinder.org/v2/gh/"):
-        assert re.search(re.escape(badge) + r"\S*" + re.escape(path.name), title), f"{badge} badge must open {path.name}"
+        assert re.search(re.escape(badge) + r"\S*" + re.escape(path.name), title), (
+            f"{badge} badge must open {path.name}"
+        )
     assert cells[1].metadata.get("tags") == ["install"] and cells[2].metadata.get("tags") == ["hardware"]
     assert "## Recap" in cells[-1].source
     if path != NOTEBOOKS[-1]:
@@ -116,7 +118,9 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     assert len(calls) >= 3
     constants = {name: value for name, value in taught[0].items() if name != "bnb_4bit_compute_dtype"}  # a variable
     for notebook, keywords in calls:
-        assert set(keywords) == set(taught[0]), f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
+        assert set(keywords) == set(taught[0]), (
+            f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
+        )
         assert {name: keywords[name] for name in constants} == constants, f"{notebook}: BitsAndBytesConfig({keywords})"
     # the compute dtype is a variable on both sides: the dtype each picks, on a GPU with and without bfloat16
     taught_dtype = assigned_source(Path(models.__file__).read_text(), taught[0]["bnb_4bit_compute_dtype"])
@@ -159,7 +163,8 @@ SECRETS = {
     "GitHub token": r"\b(?:ghp|gho|ghu|ghs|github_pat)_[A-Za-z0-9_]{20,}",
     "AWS access key": r"\bAKIA[0-9A-Z]{16}\b",
     "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
+    "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b"
+                              r"['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
 }
 ABSOLUTE_PATHS = {"a home folder": r"/home/\w", "root's home": r"/root\b", "this workspace": r"/work/",
                   "a Windows drive": r"\b[A-Za-z]:(?:\\\\|\\|/)\w", "a macOS home": r"/Users/\w"}

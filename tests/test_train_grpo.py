@@ -114,7 +114,10 @@ def test_make_configs_gpu_rounds_are_planned_like_make_config():
         built = make_config(preset, cpu, report_to="none")
         assert script.planned_settings(PRESETS[preset], {}, False)["steps_per_generation"] == built.steps_per_generation
         accumulation = PRESETS[preset]["gradient_accumulation_steps"]
-        assert script.planned_settings(PRESETS[preset], {}, True)["steps_per_generation"] == GPU_GENERATION_ROUNDS * accumulation
+        assert (
+            script.planned_settings(PRESETS[preset], {}, True)["steps_per_generation"]
+            == GPU_GENERATION_ROUNDS * accumulation
+        )
     assert script.planned_settings(PRESETS["basic"], {"steps_per_generation": 3}, True)["steps_per_generation"] == 3
 
 
@@ -124,8 +127,10 @@ def test_a_batch_without_whole_groups_is_refused_with_the_numbers_and_fixes_that
     message = str(stop.value)
     assert "per_device_train_batch_size 3 x 2 process(es) x steps_per_generation 1 = 6 completions" in message
     assert "not a multiple of 4" in message
-    fixes = {flag: [int(v) for v in re.findall(re.escape(flag) + r"[ =](\d+)", message)]
-             for flag in ("--per-device-train-batch-size", "--steps-per-generation", "--num-generations", "--num_processes")}
+    fixes = {
+        flag: [int(v) for v in re.findall(re.escape(flag) + r"[ =](\d+)", message)]
+        for flag in ("--per-device-train-batch-size", "--steps-per-generation", "--num-generations", "--num_processes")
+    }
     assert all(fixes.values()), fixes
     base = dict(per_device=3, processes=2, rounds=1, generations=4)
     names = {"--per-device-train-batch-size": "per_device", "--steps-per-generation": "rounds",
