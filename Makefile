@@ -38,7 +38,9 @@ $(STAMP): $(REQS)/cpu.txt $(REQS)/no-deps.txt tests/requirements-dev.txt pyproje
 # kernel and pytest were measured 5x slower (oversubscription), not faster.
 PYTEST := GRPO_QUICK=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-# make test runs the tiers one after the other, cheapest first, and stops at the first that fails.
+# make test runs the tiers one after the other, cheapest first, and stops at the first that fails
+# (make -k test runs every tier; .NOTPARALLEL keeps them in order under make -j too).
+.NOTPARALLEL:
 test: lint unit notebooks browser
 
 # ruff check lints everything, the notebooks' code included; ruff format --check covers the files that
