@@ -33,7 +33,13 @@ from pathlib import Path
 
 from benchmarks.common.clocks import timed_generation
 from benchmarks.common.learning_summary import (
-    correctness_numbers, eval_numbers, learning_numbers, passk_numbers, step_logs, tracked_rewards, write_curve,
+    correctness_numbers,
+    eval_numbers,
+    learning_numbers,
+    passk_numbers,
+    step_logs,
+    tracked_rewards,
+    write_curve,
     write_summary,
 )
 from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM
@@ -50,7 +56,8 @@ PROMPTS = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SY
 
 
 def with_prompt(dataset, prompt: str):
-    """``dataset`` (``prompt`` chats) with each question asked in the ``--prompt`` variant's system prompt and example."""
+    """``dataset`` (``prompt`` chats) with each question asked in the ``--prompt`` variant's system prompt
+    and example."""
     system, example = PROMPTS[prompt]
     return dataset.map(lambda row: {"prompt": training_prompt(row["prompt"][-1]["content"], system, example)})
 
@@ -68,22 +75,46 @@ def parse_args(argv=None):
     parser.add_argument("--max-solution-steps", type=int, default=2,
                         help="easy GSM8K: reference solutions of at most this many lines before '####'")
     parser.add_argument("--eval-problems", type=int, default=64, help="held-out GSM8K test problems (greedy)")
-    parser.add_argument("--task-eval-problems", type=int, default=64, help="held-out generated problems (greedy), half two-step")
+    parser.add_argument(
+        "--task-eval-problems", type=int, default=64, help="held-out generated problems (greedy), half two-step"
+    )
     parser.add_argument("--passk-problems", type=int, default=16, help="held-out generated problems for pass@k")
-    parser.add_argument("--k", type=int, default=4, help="samples per problem for pass@k (default: the preset's group size)")
-    parser.add_argument("--prime", type=int, default=0, help="format priming: SFT on this many GSM8K solutions first (0: none)")
+    parser.add_argument(
+        "--k", type=int, default=4, help="samples per problem for pass@k (default: the preset's group size)"
+    )
+    parser.add_argument(
+        "--prime", type=int, default=0, help="format priming: SFT on this many GSM8K solutions first (0: none)"
+    )
     parser.add_argument("--prime-steps", type=int, default=8, help="SFT steps of batch 4")
     parser.add_argument("--lora-rank", type=int, default=16)
-    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
-                        help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)")
-    parser.add_argument("--prompt", choices=tuple(PROMPTS), default="tutorial",
-                        help="tutorial: the tutorial's system prompt and worked example; previous: the longer pair it used "
-                             "until 2026-12-03 (benchmarks.common.prompts), for training and evaluation")
-    parser.add_argument("--held-out", choices=("mixed", "one-step"), default="mixed",
-                        help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
-                             "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
+    parser.add_argument(
+        "--dtype",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="the base weights' type (auto: load_model's choice: bfloat16 where the CPU has the instructions)",
+    )
+    parser.add_argument(
+        "--prompt",
+        choices=tuple(PROMPTS),
+        default="tutorial",
+        help="tutorial: the tutorial's system prompt and worked example; previous: the longer pair it used "
+        "until 2026-12-03 (benchmarks.common.prompts), for training and evaluation",
+    )
+    parser.add_argument(
+        "--held-out",
+        choices=("mixed", "one-step"),
+        default="mixed",
+        help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
+        "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -142,7 +173,10 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
             numbers[name] = eval_numbers(result, time.perf_counter() - started)
     if args.passk_problems:  # the first ones: one-step problems
         rows = held_out.select(range(args.passk_problems)).map(
-            format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=held_out.column_names)
+            format_chat,
+            fn_kwargs={"system_prompt": system, "worked_example": example},
+            remove_columns=held_out.column_names,
+        )
         started = time.perf_counter()
         counts = sample_correct(model, tokenizer, rows, k=args.k, temperature=config.temperature, max_new_tokens=tokens,
                                 batch_size=args.passk_problems)
@@ -181,8 +215,12 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     from grpo_helpers.dashboard import LiveRewardDashboard
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
 
-    folder = args.out / (f"seed{seed}" + ("-primed" if args.prime else "") + ("" if args.task == "curriculum" else f"-{args.task}")
-                         + ("" if args.prompt == "tutorial" else f"-{args.prompt}"))
+    folder = args.out / (
+        f"seed{seed}"
+        + ("-primed" if args.prime else "")
+        + ("" if args.task == "curriculum" else f"-{args.task}")
+        + ("" if args.prompt == "tutorial" else f"-{args.prompt}")
+    )
     folder.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -191,8 +229,16 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed,
                          **{"shuffle_dataset": args.task != "curriculum", **overrides})
     dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
-    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype)
-    model = add_lora(model, backend="transformers", r=args.lora_rank, use_gradient_checkpointing=bool(config.gradient_checkpointing), random_state=seed)
+    model, tokenizer = load_model(
+        DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype
+    )
+    model = add_lora(
+        model,
+        backend="transformers",
+        r=args.lora_rank,
+        use_gradient_checkpointing=bool(config.gradient_checkpointing),
+        random_state=seed,
+    )
     train_dataset = with_prompt(train_set(args, seed), args.prompt)
 
     with model.disable_adapter():
@@ -214,21 +260,49 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
 
     import json
 
-    (folder / "log_history.json").write_text(json.dumps({"log_history": trainer.state.log_history, "zero_std_shares": shares,
-                                                         "before": before, "primed": primed, "after": after}))
+    (folder / "log_history.json").write_text(
+        json.dumps(
+            {
+                "log_history": trainer.state.log_history,
+                "zero_std_shares": shares,
+                "before": before,
+                "primed": primed,
+                "after": after,
+            }
+        )
+    )
     rows = step_logs(trainer.state.log_history)
     paths = write_curve(rows, folder)
     summary = {
         "seed": seed, "preset": args.preset, "overrides": overrides, "task": args.task, "prompt": args.prompt,
         "held_out": args.held_out,
         "curriculum": args.curriculum if args.task == "curriculum" else None,
-        "settings": {name: getattr(config, name) for name in (
-            "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "learning_rate",
-            "lr_scheduler_type", "loss_type", "beta", "max_steps", "mask_truncated_completions", "reward_weights",
-            "max_grad_norm", "shuffle_dataset")},
-        "lora_rank": args.lora_rank, "torch_threads": torch.get_num_threads(), "dtype": str(model.dtype).removeprefix("torch."), "train_problems": len(train_dataset),
+        "settings": {
+            name: getattr(config, name)
+            for name in (
+                "num_generations",
+                "per_device_train_batch_size",
+                "max_completion_length",
+                "temperature",
+                "learning_rate",
+                "lr_scheduler_type",
+                "loss_type",
+                "beta",
+                "max_steps",
+                "mask_truncated_completions",
+                "reward_weights",
+                "max_grad_norm",
+                "shuffle_dataset",
+            )
+        },
+        "lora_rank": args.lora_rank,
+        "torch_threads": torch.get_num_threads(),
+        "dtype": str(model.dtype).removeprefix("torch."),
+        "train_problems": len(train_dataset),
         "wall_clock_seconds": round(wall, 1),
-        **learning_numbers(rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)),
+        **learning_numbers(
+            rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)
+        ),
         **correctness_numbers(rows, shares),
         "priming": priming, "eval_before": before, "eval_primed": primed, "eval_after": after,
         "load_average_before": [round(x, 2) for x in load_before],

@@ -34,28 +34,47 @@ def passk(result: dict | None) -> str:
 
 def arm(s: dict) -> str:
     task = f"curriculum {tuple(s['curriculum'])}" if s.get("curriculum") else s.get("task", "gsm8k")
-    return f"{s['seed']}, {task}, " + (f"primed ({s['priming']['examples']} solutions, {s['priming']['steps']} SFT steps)"
-                              if s.get("priming") else "not primed")
+    return f"{s['seed']}, {task}, " + (
+        f"primed ({s['priming']['examples']} solutions, {s['priming']['steps']} SFT steps)"
+        if s.get("priming")
+        else "not primed"
+    )
 
 
 def table(summaries: list[dict]) -> str:
-    head = ["seed, arm", "wall clock (s)", "s/step", "correctness reward, first -> last quarter",
-            "groups with zero correctness std", "held-out GSM8K before -> after", "held-out generated before -> after",
-            "pass@k generated (one-step) before -> after", "format rate (GSM8K) before -> after", "load average (1 min) before, after"]
+    head = [
+        "seed, arm",
+        "wall clock (s)",
+        "s/step",
+        "correctness reward, first -> last quarter",
+        "groups with zero correctness std",
+        "held-out GSM8K before -> after",
+        "held-out generated before -> after",
+        "pass@k generated (one-step) before -> after",
+        "format rate (GSM8K) before -> after",
+        "load average (1 min) before, after",
+    ]
     lines = []
     key = "gsm8k_test"
     for s in summaries:
         before, after = s["eval_before"], s["eval_after"]
         start = s.get("eval_primed") or {}
-        lines.append([arm(s), str(s["wall_clock_seconds"]), str(s["seconds_per_step"]),
-                     f"{s['correctness_first_quarter']} -> {s['correctness_last_quarter']}",
-                     f"{s['correctness_zero_std_share']:.0%}",
-                     f"{accuracy(before.get('gsm8k_test'))} -> {accuracy(after.get('gsm8k_test'))}",
-                     f"{accuracy(before.get('generated'))} -> " + (f"{accuracy(start['generated'])} (primed) -> " if start else "")
-                     + accuracy(after.get("generated")),
-                     f"{passk(before.get('passk_generated'))} -> {passk(after.get('passk_generated'))}",
-                     " -> ".join(f"{m[key]['format_rate']:.0%}" if key in m else "-" for m in (before, after)),
-                     f"{s['load_average_before'][0]}, {s['load_average_after'][0]}"])
+        lines.append(
+            [
+                arm(s),
+                str(s["wall_clock_seconds"]),
+                str(s["seconds_per_step"]),
+                f"{s['correctness_first_quarter']} -> {s['correctness_last_quarter']}",
+                f"{s['correctness_zero_std_share']:.0%}",
+                f"{accuracy(before.get('gsm8k_test'))} -> {accuracy(after.get('gsm8k_test'))}",
+                f"{accuracy(before.get('generated'))} -> "
+                + (f"{accuracy(start['generated'])} (primed) -> " if start else "")
+                + accuracy(after.get("generated")),
+                f"{passk(before.get('passk_generated'))} -> {passk(after.get('passk_generated'))}",
+                " -> ".join(f"{m[key]['format_rate']:.0%}" if key in m else "-" for m in (before, after)),
+                f"{s['load_average_before'][0]}, {s['load_average_after'][0]}",
+            ]
+        )
     return markdown_table(head, lines)
 
 

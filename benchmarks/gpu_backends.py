@@ -61,11 +61,13 @@ def parse_variant(text: str) -> dict:
     """``label:backend[:name=value,...]``. Five settings are the benchmark's own:
     ``load_in_4bit=False`` loads the model in 16 bits, ``compile_generation=True`` lets transformers
     compile the decoding step inside the trainer (``CompiledGenerationGRPOTrainer``), ``rounds``,
-    ``warmup_rounds`` and ``bare`` replace ``--rounds``/``--warmup-rounds``/``--bare`` for this run; every other one is a
-    GRPOConfig field (``generation_kwargs={'max_cache_len':1024}`` is one)."""
+    ``warmup_rounds`` and ``bare`` replace ``--rounds``/``--warmup-rounds``/``--bare`` for this run; every
+    other one is a GRPOConfig field (``generation_kwargs={'max_cache_len':1024}`` is one)."""
     parts = text.split(":", 2)
     if len(parts) < 2 or parts[1] not in BACKEND_NAMES:
-        raise SystemExit(f"--variant expects LABEL:BACKEND[:NAME=VALUE,...] with BACKEND one of {BACKEND_NAMES}, got {text!r}")
+        raise SystemExit(
+            f"--variant expects LABEL:BACKEND[:NAME=VALUE,...] with BACKEND one of {BACKEND_NAMES}, got {text!r}"
+        )
     settings = parse_settings(parts[2].split(",")) if len(parts) == 3 and parts[2] else {}
     return {"label": parts[0], "backend": parts[1], "settings": settings}
 
@@ -86,16 +88,25 @@ def parse_args(argv=None):
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument("--max-seq-length", type=int, default=1024)
     parser.add_argument("--timeout", type=int, default=900, help="seconds one run may take before it is stopped")
-    parser.add_argument("--bare", type=int, default=0, metavar="N",
-                        help="after training, N timed bare model.generate calls with the trainer's generation config")
-    parser.add_argument("--profile", action="store_true", help="with --bare: count kernel launches over 16 decoding steps")
+    parser.add_argument(
+        "--bare",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after training, N timed bare model.generate calls with the trainer's generation config",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="with --bare: count kernel launches over 16 decoding steps"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a run's JSON spec, in the child process
     args = parser.parse_args(argv)
     if not args.model and not args.table:
         parser.error("--model is required (or --table FOLDER to tabulate earlier runs)")
     if args.rounds < 1 or args.warmup_rounds < 0:
-        parser.error(f"--rounds ({args.rounds}) must be at least 1 and --warmup-rounds ({args.warmup_rounds}) at least 0")
+        parser.error(
+            f"--rounds ({args.rounds}) must be at least 1 and --warmup-rounds ({args.warmup_rounds}) at least 0"
+        )
     return args
 
 
@@ -121,7 +132,7 @@ def compiled_generation_trainer():
 
 
 GENERATION_FIELDS = ("cache_implementation", "disable_compile", "compile_config", "max_cache_len", "max_new_tokens",
-                     "do_sample", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "use_cache")  # fmt: skip
+                     "do_sample", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "use_cache")
 
 
 def transformers_model(model):
@@ -152,7 +163,7 @@ def generation_state(model, config) -> dict:
             "is_gradient_checkpointing": bool(getattr(inner, "is_gradient_checkpointing", False)),
             "layers_checkpointing": sum(bool(getattr(m, "gradient_checkpointing", False)) for m in inner.modules()),
             "grad_enabled": torch.is_grad_enabled(), "inference_mode": torch.is_inference_mode_enabled(),
-            "model_type": getattr(inner.config, "model_type", None), "compiled_call": hasattr(inner, "_compiled_call")}  # fmt: skip
+            "model_type": getattr(inner.config, "model_type", None), "compiled_call": hasattr(inner, "_compiled_call")}
 
 
 def probe_generate(model, records: list, forward_calls: int = 3):
@@ -176,10 +187,16 @@ def probe_generate(model, records: list, forward_calls: int = 3):
                 if len(forwards) < forward_calls:
                     ids = hook_kwargs.get("input_ids", hook_args[0] if hook_args else None)
                     cache = hook_kwargs.get("past_key_values")
-                    forwards.append({"input_ids": list(ids.shape) if ids is not None else None,
-                                     "use_cache": hook_kwargs.get("use_cache"), "cache": type(cache).__name__,
-                                     "cache_length": int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else None,
-                                     "training": module.training})  # fmt: skip
+                    forwards.append(
+                        {
+                            "input_ids": list(ids.shape) if ids is not None else None,
+                            "use_cache": hook_kwargs.get("use_cache"),
+                            "cache": type(cache).__name__,
+                            "cache_length": int(cache.get_seq_length()) if hasattr(cache, "get_seq_length") else None,
+                            "training": module.training,
+                        }
+                    )
+
             handle = inner.register_forward_pre_hook(hook, with_kwargs=True)
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -191,8 +208,13 @@ def probe_generate(model, records: list, forward_calls: int = 3):
                 handle.remove()
         if torch.cuda.is_available():
             torch.cuda.synchronize()
-        record.update({"seconds": round(time.perf_counter() - started, 3), "compiled_call_after": hasattr(inner, "_compiled_call"),
-                       "dynamo": dynamo_counters()})  # fmt: skip
+        record.update(
+            {
+                "seconds": round(time.perf_counter() - started, 3),
+                "compiled_call_after": hasattr(inner, "_compiled_call"),
+                "dynamo": dynamo_counters(),
+            }
+        )
         if forwards:
             record["forward_calls"] = forwards
         records.append(record)
@@ -208,7 +230,11 @@ def completion_tokens(sequences, prompt_width: int, eos_ids) -> int:
 
     completions = sequences[:, prompt_width:]
     is_eos = torch.isin(completions, torch.tensor(list(eos_ids), device=completions.device))
-    lengths = torch.where(is_eos.any(dim=1), is_eos.int().argmax(dim=1) + 1, torch.full_like(is_eos[:, 0], completions.shape[1], dtype=torch.long))
+    lengths = torch.where(
+        is_eos.any(dim=1),
+        is_eos.int().argmax(dim=1) + 1,
+        torch.full_like(is_eos[:, 0], completions.shape[1], dtype=torch.long),
+    )
     return int(lengths.sum())
 
 
@@ -297,7 +323,9 @@ def bare_generation(trainer, model, tokenizer, backend: str, repeats: int, profi
 
             FastLanguageModel.for_training(model)
         elif was_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs)
+            model.gradient_checkpointing_enable(
+                gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs
+            )
         model.train(was_training)
     return result
 
@@ -338,7 +366,9 @@ def run_one(spec: dict) -> dict:
     from grpo_helpers.models import add_lora, load_model
 
     # The backend's import comes first: Unsloth must patch transformers and TRL before they load.
-    model, tokenizer = load_model(spec["model"], max_seq_length=spec["max_seq_length"], load_in_4bit=load_in_4bit, backend=backend)
+    model, tokenizer = load_model(
+        spec["model"], max_seq_length=spec["max_seq_length"], load_in_4bit=load_in_4bit, backend=backend
+    )
     model = add_lora(model, backend=backend, r=spec["lora_rank"], random_state=0)
     load_seconds = time.perf_counter() - started
 
@@ -355,7 +385,9 @@ def run_one(spec: dict) -> dict:
     # Optimizer steps per generation round: the trainer generates once for steps_per_generation
     # micro-batches, that is for steps_per_generation / gradient_accumulation_steps optimizer steps.
     probe = build(1)
-    per_round = max(1, (probe.steps_per_generation or probe.gradient_accumulation_steps) // probe.gradient_accumulation_steps)
+    per_round = max(
+        1, (probe.steps_per_generation or probe.gradient_accumulation_steps) // probe.gradient_accumulation_steps
+    )
     warmup_steps = spec["warmup_rounds"] * per_round
     config = build((spec["warmup_rounds"] + spec["rounds"]) * per_round)
     trainer_class = compiled_generation_trainer() if compile_generation else GRPOTrainer
@@ -371,7 +403,7 @@ def run_one(spec: dict) -> dict:
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
 
-    step_seconds = [b - a for a, b in zip(clock.ends, clock.ends[1:])]
+    step_seconds = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)]
     timed = step_seconds[warmup_steps:]
     # Seconds per optimizer step in each timed round (its generation and its per_round updates).
     round_means = [mean(timed[i : i + per_round]) for i in range(0, len(timed), per_round)]
@@ -400,10 +432,14 @@ def run_one(spec: dict) -> dict:
         "round_seconds_per_step": [round(s, 3) for s in round_means],
         "seconds_per_step": round(mean(timed), 3),
         "steps_per_second": round(1 / mean(timed), 4),
-        "generation_calls": [{"seconds": round(call["seconds"], 3), "tokens": call["tokens"], "completions": call["completions"]}
-                             for call in generations],
+        "generation_calls": [
+            {"seconds": round(call["seconds"], 3), "tokens": call["tokens"], "completions": call["completions"]}
+            for call in generations
+        ],
         "generated_tokens_per_second": round(gen_tokens / gen_seconds, 1) if gen_seconds else None,
-        "generated_tokens_per_second_per_round": [round(c["tokens"] / c["seconds"], 1) for c in timed_generations if c["seconds"]],
+        "generated_tokens_per_second_per_round": [
+            round(c["tokens"] / c["seconds"], 1) for c in timed_generations if c["seconds"]
+        ],
         "generation_share": round(gen_seconds / sum(timed), 3) if timed else None,
         "peak_memory_gib": peak,
         "peak_reserved_gib": peak_reserved,
@@ -415,7 +451,9 @@ def run_one(spec: dict) -> dict:
     }
     if spec.get("bare"):
         # The trainer's numbers first: a run stopped by --timeout while timing bare generate keeps them.
-        Path(spec["out"]).write_text(json.dumps({**result, "bare": {"error": "stopped while timing bare generate"}}, indent=2) + "\n")
+        Path(spec["out"]).write_text(
+            json.dumps({**result, "bare": {"error": "stopped while timing bare generate"}}, indent=2) + "\n"
+        )
         result["bare"] = bare_generation(trainer, trainer.model, tokenizer, backend, spec["bare"], spec["profile"])
     return result
 
@@ -440,7 +478,10 @@ def run_in_child(spec: dict, timeout: int) -> dict:
                                "--child", json.dumps(spec)], timeout=timeout)
     except subprocess.TimeoutExpired:
         if out.exists():  # the trainer's numbers, written before bare generate was timed
-            return {**json.loads(out.read_text()), "stopped": f"after {timeout} s (--timeout), while timing bare generate"}
+            return {
+                **json.loads(out.read_text()),
+                "stopped": f"after {timeout} s (--timeout), while timing bare generate",
+            }
         return {"label": spec["label"], "backend": spec["backend"], "error": f"stopped after {timeout} s (--timeout)"}
     if done.returncode != 0 or not out.exists():
         return {"label": spec["label"], "backend": spec["backend"], "error": f"exit code {done.returncode}"}
@@ -456,7 +497,9 @@ def ratios(results: dict[str, dict], base: str, other: str) -> dict | None:
         return None
     ratio = {"steps_per_second": round(a["steps_per_second"] / b["steps_per_second"], 2)}
     if a["generated_tokens_per_second"] and b["generated_tokens_per_second"]:
-        ratio["generated_tokens_per_second"] = round(a["generated_tokens_per_second"] / b["generated_tokens_per_second"], 2)
+        ratio["generated_tokens_per_second"] = round(
+            a["generated_tokens_per_second"] / b["generated_tokens_per_second"], 2
+        )
     if a["peak_memory_gib"] and b["peak_memory_gib"]:
         ratio["peak_memory"] = round(a["peak_memory_gib"] / b["peak_memory_gib"], 2)
     return ratio
@@ -494,13 +537,26 @@ def bare_table(results: list[dict]) -> str:
         bare = r.get("bare") or {}
         probe = (r.get("generate_probe") or [{}])[0]
         gen = probe.get("generation_config", {})
-        setting = f"{gen.get('cache_implementation') or 'dynamic'}, " + ("compiled" if probe.get("compiled_call_after") else "eager")
+        setting = f"{gen.get('cache_implementation') or 'dynamic'}, " + (
+            "compiled" if probe.get("compiled_call_after") else "eager"
+        )
         inside, outside = r.get("generated_tokens_per_second"), bare.get("tokens_per_second")
         ratio = f"{inside / outside:.2f}" if inside and outside else ""
-        bare_text = f"{outside} ({spread(bare.get('tokens_per_second_per_call', []))})" if outside else bare.get("error", "")
-        rows.append([r["label"], r.get("trainer_class", ""), setting,
-                     f"{inside} ({spread(r.get('generated_tokens_per_second_per_round', []))})", bare_text, ratio,
-                     f"{r['seconds_per_step']:.2f}", f"{r['peak_memory_gib']} / {bare.get('peak_memory_gib')}"])
+        bare_text = (
+            f"{outside} ({spread(bare.get('tokens_per_second_per_call', []))})" if outside else bare.get("error", "")
+        )
+        rows.append(
+            [
+                r["label"],
+                r.get("trainer_class", ""),
+                setting,
+                f"{inside} ({spread(r.get('generated_tokens_per_second_per_round', []))})",
+                bare_text,
+                ratio,
+                f"{r['seconds_per_step']:.2f}",
+                f"{r['peak_memory_gib']} / {bare.get('peak_memory_gib')}",
+            ]
+        )
         if bare.get("disable_compile_true"):
             built = bare["disable_compile_true"]
             rows.append([f"{r['label']}, bare only", "the same config with disable_compile=True (as TRL builds it)",
@@ -512,7 +568,11 @@ def bare_table(results: list[dict]) -> str:
 def report(results: dict[str, dict]) -> str:
     """The table of ``results`` (by label), with the Unsloth / plain TRL ratio when both ran."""
     table = runs_table(list(results.values()))
-    for base, other in (("unsloth", "bitsandbytes"), ("unsloth-gen1", "bitsandbytes-gen1"), ("unsloth-gen4", "bitsandbytes-gen4")):
+    for base, other in (
+        ("unsloth", "bitsandbytes"),
+        ("unsloth-gen1", "bitsandbytes-gen1"),
+        ("unsloth-gen4", "bitsandbytes-gen4"),
+    ):
         ratio = ratios(results, base, other)
         if ratio:
             table += f"\n{base} / {other}: " + ", ".join(f"{k} x{v}" for k, v in ratio.items()) + "\n"
@@ -540,16 +600,26 @@ def main(argv=None) -> int:
             print(bare_table(list(loaded.values())))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    common = {"model": args.model, "preset": args.preset, "overrides": parse_settings(args.overrides), "rounds": args.rounds,
-              "warmup_rounds": args.warmup_rounds, "lora_rank": args.lora_rank, "max_seq_length": args.max_seq_length,
-              "bare": args.bare, "profile": args.profile}
+    common = {
+        "model": args.model,
+        "preset": args.preset,
+        "overrides": parse_settings(args.overrides),
+        "rounds": args.rounds,
+        "warmup_rounds": args.warmup_rounds,
+        "lora_rank": args.lora_rank,
+        "max_seq_length": args.max_seq_length,
+        "bare": args.bare,
+        "profile": args.profile,
+    }
     runs = [{"label": backend, "backend": backend, "settings": {}} for backend in args.backends]
     runs += [parse_variant(text) for text in args.variant]
     if not runs:
         raise SystemExit("nothing to run: give --backends or --variant")
     results = {}
     for run in runs:
-        timing = {key: run["settings"].pop(key) for key in ("rounds", "warmup_rounds", "bare") if key in run["settings"]}
+        timing = {
+            key: run["settings"].pop(key) for key in ("rounds", "warmup_rounds", "bare") if key in run["settings"]
+        }
         spec = {**common, **timing, **run, "out": str(args.out / f"{run['label']}.json")}
         print(f"== {run['label']} ({run['backend']}, {run['settings'] or 'preset settings'})", flush=True)
         results[run["label"]] = run_in_child(spec, args.timeout)

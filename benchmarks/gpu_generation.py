@@ -52,12 +52,24 @@ def parse_args(argv=None):
     parser.add_argument("--model", required=True, help="a model folder (the device has no Hub)")
     parser.add_argument("--backends", nargs="+", default=["unsloth", "bitsandbytes"], choices=BACKENDS)
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=CANDIDATES)
-    parser.add_argument("--prompts", type=int, default=4, help="distinct prompts (default 4: steps_per_generation=4 x 1)")
-    parser.add_argument("--num-generations", type=int, default=8, help="completions per prompt (default: the basic preset's 8)")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: the basic preset's max_completion_length")
-    parser.add_argument("--repeats", type=int, default=2, help="timed calls per candidate after the warm-up (default 2)")
-    parser.add_argument("--bandwidth", type=float, default=4.8e12, help="memory bandwidth in bytes/s (default: H200, 4.8e12)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes for a CPU smoke test: 2 prompts x 2, 8 tokens, 1 repeat")
+    parser.add_argument(
+        "--prompts", type=int, default=4, help="distinct prompts (default 4: steps_per_generation=4 x 1)"
+    )
+    parser.add_argument(
+        "--num-generations", type=int, default=8, help="completions per prompt (default: the basic preset's 8)"
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="default: the basic preset's max_completion_length"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timed calls per candidate after the warm-up (default 2)"
+    )
+    parser.add_argument(
+        "--bandwidth", type=float, default=4.8e12, help="memory bandwidth in bytes/s (default: H200, 4.8e12)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes for a CPU smoke test: 2 prompts x 2, 8 tokens, 1 repeat"
+    )
     parser.add_argument("--timeout", type=int, default=280, help="seconds one backend may take before it is stopped")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -123,11 +135,15 @@ def run_candidate(name, model, tokenizer, ids, backend, n_new, repeats) -> dict:
                 # On a GPU the paged KV cache is sized from free GPU memory; on a CPU, to what this batch needs.
                 blocks = None if cuda else len(ids) * -(-(max(map(len, ids)) + new_tokens) // 256) + 4
                 batching = ContinuousBatchingConfig(block_size=256, num_blocks=blocks)
-                outputs = model.generate_batch(ids, generation_config=config, continuous_batching_config=batching, progress_bar=False)
+                outputs = model.generate_batch(
+                    ids, generation_config=config, continuous_batching_config=batching, progress_bar=False
+                )
                 produced = sum(len(o.generated_tokens) for o in outputs.values())
             else:
                 width = max(map(len, ids))
-                input_ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(i)) + i for i in ids], device=model.device)
+                input_ids = torch.tensor(
+                    [[tokenizer.pad_token_id] * (width - len(i)) + i for i in ids], device=model.device
+                )
                 mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids], device=model.device)
                 out = model.generate(input_ids=input_ids, attention_mask=mask, generation_config=config)
                 produced = (out.shape[1] - width) * len(ids)
@@ -177,7 +193,7 @@ def child_main(spec: dict) -> dict:
            "mean_prompt_tokens": round(mean(map(len, ids)), 1), "bytes_per_decoding_step": read,
            "bandwidth": spec["bandwidth"], "limit_ms_per_step": round(limit_ms, 3),
            "limit_tokens_per_second": round(len(ids) / (limit_ms / 1000), 0), "load_seconds": round(load_seconds, 1),
-           "candidates": [], "device": torch.cuda.get_device_name(0) if cuda else "cpu", "versions": package_versions()}  # fmt: skip
+           "candidates": [], "device": torch.cuda.get_device_name(0) if cuda else "cpu", "versions": package_versions()}
     for name in spec["candidates"]:
         result = run_candidate(name, model, tokenizer, ids, backend, spec["max_new_tokens"], spec["repeats"])
         if "ms_per_decoding_step" in result:
@@ -221,7 +237,10 @@ def main(argv=None) -> int:
         spec = {"model": args.model, "backend": backend, "candidates": args.candidates, "prompts": args.prompts,
                 "num_generations": args.num_generations, "max_new_tokens": args.max_new_tokens, "repeats": args.repeats,
                 "bandwidth": args.bandwidth, "out": str(args.out / f"{backend}.json")}  # fmt: skip
-        print(f"== {backend}: {args.prompts} prompts x {args.num_generations}, {args.max_new_tokens} new tokens", flush=True)
+        print(
+            f"== {backend}: {args.prompts} prompts x {args.num_generations}, {args.max_new_tokens} new tokens",
+            flush=True,
+        )
         Path(spec["out"]).unlink(missing_ok=True)
         try:
             done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_generation", "--model", args.model,

@@ -32,14 +32,28 @@ from benchmarks.common.versions import package_versions
 # The recommended GPU settings for a small model (over the "aggressive" preset): 16 samples per prompt, so
 # a problem solved one time in ten still gives its group a reward difference; a 5x larger step than the
 # preset's (LoRA on 135M parameters moves little at 2e-5); 256 tokens, room for a GSM8K solution.
-SMALL_MODEL = ["num_generations=16", "per_device_train_batch_size=64", "learning_rate=1e-4", "max_completion_length=256",
-               "max_steps=500", "save_strategy='no'"]
-QUICK = ["num_generations=2", "per_device_train_batch_size=2", "max_completion_length=16", "max_steps=2", "save_strategy='no'"]
+SMALL_MODEL = [
+    "num_generations=16",
+    "per_device_train_batch_size=64",
+    "learning_rate=1e-4",
+    "max_completion_length=256",
+    "max_steps=500",
+    "save_strategy='no'",
+]
+QUICK = [
+    "num_generations=2",
+    "per_device_train_batch_size=2",
+    "max_completion_length=16",
+    "max_steps=2",
+    "save_strategy='no'",
+]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the offline SmolLM2-135M-Instruct)")
+    parser.add_argument(
+        "--model", default=None, help="model folder or Hub id (default: the offline SmolLM2-135M-Instruct)"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "gpu_learning")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check the script on a CPU")
     parser.add_argument("--preset", default=None, help="default: aggressive (quick: quick_cpu)")
@@ -98,7 +112,13 @@ def main(argv=None) -> int:
     from trl import GRPOTrainer
 
     from benchmarks.common.learning_summary import (
-        correctness_numbers, eval_numbers, passk_numbers, step_logs, tracked_rewards, write_curve, write_summary,
+        correctness_numbers,
+        eval_numbers,
+        passk_numbers,
+        step_logs,
+        tracked_rewards,
+        write_curve,
+        write_summary,
     )
     from grpo_helpers.arithmetic import curriculum
     from grpo_helpers.config import make_config
@@ -129,7 +149,11 @@ def main(argv=None) -> int:
         counts = sample_correct(model, tokenizer, passk_rows, k=args.k, temperature=config.temperature,
                                 max_new_tokens=args.eval_tokens, batch_size=args.passk_problems)
         numbers["passk_gsm8k_test"] = passk_numbers(counts, args.k, time.perf_counter() - t)
-        print(label, json.dumps({k: {n: v for n, v in d.items() if n != "counts"} for k, d in numbers.items()}), flush=True)
+        print(
+            label,
+            json.dumps({k: {n: v for n, v in d.items() if n != "counts"} for k, d in numbers.items()}),
+            flush=True,
+        )
         return numbers
 
     before = measure("before")
@@ -137,7 +161,9 @@ def main(argv=None) -> int:
         n = args.train_problems
         train_dataset = curriculum(n // 4, n // 4, n // 2, seed=args.seed)
     else:
-        train_dataset = prepare_gsm8k("train", n=args.train_problems, seed=args.seed, tokenizer=tokenizer, max_prompt_length=256)
+        train_dataset = prepare_gsm8k(
+            "train", n=args.train_problems, seed=args.seed, tokenizer=tokenizer, max_prompt_length=256
+        )
     probe = train_dataset.select(range(min(args.probe_problems, len(train_dataset))))
     t = time.perf_counter()
     probe_counts = sample_correct(model, tokenizer, probe, k=args.k, temperature=config.temperature,
@@ -174,16 +200,23 @@ def main(argv=None) -> int:
         **correctness_numbers(rows, shares),
         "frac_reward_zero_std_mean": round(sum(r.get("frac_reward_zero_std", 0) for r in rows) / max(1, len(rows)), 3),
         "can_this_run_learn": {**can_learn, "counts": probe_counts},
-        "eval_before": before, "eval_after": after,
-        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
+        "eval_before": before,
+        "eval_after": after,
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        if torch.cuda.is_available()
+        else None,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "versions": package_versions(), "wall_clock_seconds": round(time.perf_counter() - started, 1),
     }
     write_summary(summary, args.out / "summary.json")
     b, a = before["gsm8k_test"], after["gsm8k_test"]
-    print(f"held-out GSM8K accuracy {b['accuracy']:.1%} {b['ci95']} -> {a['accuracy']:.1%} {a['ci95']} (n={a['problems']}); "
-          f"correctness reward {summary['correctness_first_quarter']} -> {summary['correctness_last_quarter']}; "
-          f"wall {summary['wall_clock_seconds']} s", flush=True)
+    print(
+        f"held-out GSM8K accuracy {b['accuracy']:.1%} {b['ci95']} -> {a['accuracy']:.1%} {a['ci95']} "
+        f"(n={a['problems']}); "
+        f"correctness reward {summary['correctness_first_quarter']} -> {summary['correctness_last_quarter']}; "
+        f"wall {summary['wall_clock_seconds']} s",
+        flush=True,
+    )
     return 0
 
 

@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     rows = train.select([i for i, a in enumerate(train["answer"]) if a.count("\n") <= 2][: args.problems])
     rewards = tutorial_rewards(args.tokens)[:-1]  # without the overlong penalty
     started, tokens, totals = time.perf_counter(), 0, []
-    for chat, answer in zip(chats_for(rows["question"], args.prompt), rows["answer"]):
+    for chat, answer in zip(chats_for(rows["question"], args.prompt), rows["answer"], strict=True):
         text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer([text] * 4, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
@@ -64,7 +64,9 @@ def main(argv=None) -> int:
         for ids in output[:, inputs["input_ids"].shape[1]:]:
             ids = ids[ids != tokenizer.pad_token_id]
             tokens += len(ids)
-            scores = score_completion(tokenizer.decode(ids, skip_special_tokens=True), extract_gsm8k_answer(answer), rewards)
+            scores = score_completion(
+                tokenizer.decode(ids, skip_special_tokens=True), extract_gsm8k_answer(answer), rewards
+            )
             totals.append(sum(scores.values()))
     seconds = time.perf_counter() - started
     print(f"threads={args.threads} prompt={args.prompt} tokens={args.tokens}: {seconds:.1f} s, {tokens} tokens, "

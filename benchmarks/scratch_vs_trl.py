@@ -38,9 +38,15 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps per run (default: the preset's max_steps)")
     parser.add_argument("--train-problems", type=int, default=200, help="GSM8K train problems to draw prompts from")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
-    parser.add_argument("--tiny", action="store_true", help="a 2-layer random model and 2 steps: checks the script runs")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="default: benchmarks/results/scratch_vs_trl.json (--tiny: a temporary folder)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="a 2-layer random model and 2 steps: checks the script runs"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: benchmarks/results/scratch_vs_trl.json (--tiny: a temporary folder)",
+    )
     return parser.parse_args(argv)
 
 
@@ -117,9 +123,15 @@ def main(argv=None):
 
 
 def write_results(args, model_name, pairs, load_before, start) -> dict:
-    summary = {"model": Path(model_name).name if args.tiny else model_name, "tiny": args.tiny, "threads": args.threads,
-               "wall_seconds": round(time.perf_counter() - start, 1), "load_average_1min": [load_before, os.getloadavg()[0]],
-               "versions": package_versions(), "pairs": pairs}
+    summary = {
+        "model": Path(model_name).name if args.tiny else model_name,
+        "tiny": args.tiny,
+        "threads": args.threads,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "load_average_1min": [load_before, os.getloadavg()[0]],
+        "versions": package_versions(),
+        "pairs": pairs,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     with args.out.with_suffix(".csv").open("w", newline="") as f:
@@ -127,7 +139,9 @@ def write_results(args, model_name, pairs, load_before, start) -> dict:
         writer.writerow(["seed", "loop", "step", "reward", "frac_reward_zero_std"])
         for pair in pairs:
             for name, run in pair["runs"].items():
-                for step, (reward, flat) in enumerate(zip(run["rewards"], run["frac_reward_zero_std"]), start=1):
+                for step, (reward, flat) in enumerate(
+                    zip(run["rewards"], run["frac_reward_zero_std"], strict=True), start=1
+                ):
                     writer.writerow([pair["seed"], name, step, round(reward, 4), round(flat, 4)])
     return summary
 

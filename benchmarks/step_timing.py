@@ -26,21 +26,67 @@ from benchmarks.common.tables import markdown_table
 # name: (what it changes, GRPOConfig overrides, prompt, trainer, base weights' dtype)
 CANDIDATES = {
     "baseline": ("quick_cpu as it is", {}, "tutorial", "trl", "float32"),
-    "merged": ("LoRA merged into the weights while generating (PEFT merge_adapter/unmerge_adapter)", {}, "tutorial", "merged", "float32"),
-    "static": ('cache_implementation="static" (uncompiled on the CPU)', {"cache_implementation": "static"}, "tutorial", "trl", "float32"),
-    "continuous": ("use_transformers_continuous_batching=True (generate_batch)",
-                   {"use_transformers_continuous_batching": True}, "tutorial", "trl", "float32"),
-    "no-filters": ("generation_kwargs: top_k=None, top_p=None (no sampling filters)",
-                    {"generation_kwargs": {"top_k": None, "top_p": None}}, "tutorial", "trl", "float32"),
-    "previous-prompt": ("the longer system prompt and worked example used until 2026-12-03", {}, "previous", "trl", "float32"),
-    "no-example": ("no worked example (the prompt notebook 04 shows fails to teach: reference only)", {}, "none", "trl", "float32"),
+    "merged": (
+        "LoRA merged into the weights while generating (PEFT merge_adapter/unmerge_adapter)",
+        {},
+        "tutorial",
+        "merged",
+        "float32",
+    ),
+    "static": (
+        'cache_implementation="static" (uncompiled on the CPU)',
+        {"cache_implementation": "static"},
+        "tutorial",
+        "trl",
+        "float32",
+    ),
+    "continuous": (
+        "use_transformers_continuous_batching=True (generate_batch)",
+        {"use_transformers_continuous_batching": True},
+        "tutorial",
+        "trl",
+        "float32",
+    ),
+    "no-filters": (
+        "generation_kwargs: top_k=None, top_p=None (no sampling filters)",
+        {"generation_kwargs": {"top_k": None, "top_p": None}},
+        "tutorial",
+        "trl",
+        "float32",
+    ),
+    "previous-prompt": (
+        "the longer system prompt and worked example used until 2026-12-03",
+        {},
+        "previous",
+        "trl",
+        "float32",
+    ),
+    "no-example": (
+        "no worked example (the prompt notebook 04 shows fails to teach: reference only)",
+        {},
+        "none",
+        "trl",
+        "float32",
+    ),
     "one-thread": ("torch.set_num_threads(1)", {}, "tutorial", "trl", "float32"),
     "bf16-weights": ("base weights in bfloat16 (LoRA stays float32), no autocast", {}, "tutorial", "trl", "bfloat16"),
-    "bf16-autocast": ("float32 weights, bf16=True (torch.autocast on the CPU)", {"bf16": True}, "tutorial", "trl", "float32"),
+    "bf16-autocast": (
+        "float32 weights, bf16=True (torch.autocast on the CPU)",
+        {"bf16": True},
+        "tutorial",
+        "trl",
+        "float32",
+    ),
     "bf16-both": ("bfloat16 base weights and bf16=True", {"bf16": True}, "tutorial", "trl", "bfloat16"),
-    "bf16-previous-prompt": ("bfloat16 base weights, the prompt used until 2026-12-03", {}, "previous", "trl", "bfloat16"),
+    "bf16-previous-prompt": (
+        "bfloat16 base weights, the prompt used until 2026-12-03",
+        {},
+        "previous",
+        "trl",
+        "bfloat16",
+    ),
     "bf16-no-example": ("bfloat16 base weights, no worked example", {}, "none", "trl", "bfloat16"),
-}  # fmt: skip
+}
 # float32: the CPU path before bfloat16 was measured here; bfloat16 runs slower on a CPU without its instructions.
 RESULTS = Path(__file__).resolve().parent / "results" / "step_timing"
 
@@ -80,7 +126,9 @@ def run_candidate(name: str, args) -> dict:
     system, example = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE),
                        "none": (SYSTEM_PROMPT, None)}[prompt]
     rows = load_gsm8k("train").select(range(16))
-    dataset = rows.map(format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=rows.column_names)
+    dataset = rows.map(
+        format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=rows.column_names
+    )
     config = make_config("quick_cpu", output_dir=str(args.out / "checkpoints" / name), max_steps=args.steps, seed=0,
                          **overrides)  # fmt: skip
     trainer_class = merged_generation_trainer() if trainer_kind == "merged" else GRPOTrainer
@@ -92,21 +140,32 @@ def run_candidate(name: str, args) -> dict:
     load = os.getloadavg()[0]
     trainer.train()
     w = args.warmup
-    wall = [b - a for a, b in zip(clock.ends, clock.ends[1:])][w:]
-    cpu = [b - a for a, b in zip(clock.cpu_ends, clock.cpu_ends[1:])][w:]
+    wall = [b - a for a, b in zip(clock.ends, clock.ends[1:], strict=False)][w:]
+    cpu = [b - a for a, b in zip(clock.cpu_ends, clock.cpu_ends[1:], strict=False)][w:]
     gen = [c for c in calls if c["started"] >= clock.ends[w]]
-    prompt_tokens = mean(len(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
-                         for p in dataset["prompt"])  # fmt: skip
+    prompt_tokens = mean(
+        len(tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"])
+        for p in dataset["prompt"]
+    )
     torch.set_num_threads(args.threads)
-    return {"candidate": name, "what": what, "overrides": overrides, "prompt": prompt, "threads": 1 if name == "one-thread" else args.threads,
-            "mean_prompt_tokens": round(prompt_tokens, 1), "seconds_per_step": round(mean(wall), 2),
-            "cpu_seconds_per_step": round(mean(cpu), 2), "step_seconds": [round(s, 2) for s in wall],
-            "generation_seconds_per_step": round(sum(c["seconds"] for c in gen) / len(wall), 2),
-            "generation_cpu_seconds_per_step": round(sum(c["cpu_seconds"] for c in gen) / len(wall), 2),
-            "generated_tokens_per_second": round(sum(c["tokens"] for c in gen) / sum(c["seconds"] for c in gen), 1),
-            "generated_tokens_per_cpu_second": round(sum(c["tokens"] for c in gen) / sum(c["cpu_seconds"] for c in gen), 1),
-            "mean_completion_tokens": round(sum(c["tokens"] for c in gen) / sum(c["completions"] for c in gen), 1),
-            "load_average_before": round(load, 2), "load_average_after": round(os.getloadavg()[0], 2)}  # fmt: skip
+    return {
+        "candidate": name,
+        "what": what,
+        "overrides": overrides,
+        "prompt": prompt,
+        "threads": 1 if name == "one-thread" else args.threads,
+        "mean_prompt_tokens": round(prompt_tokens, 1),
+        "seconds_per_step": round(mean(wall), 2),
+        "cpu_seconds_per_step": round(mean(cpu), 2),
+        "step_seconds": [round(s, 2) for s in wall],
+        "generation_seconds_per_step": round(sum(c["seconds"] for c in gen) / len(wall), 2),
+        "generation_cpu_seconds_per_step": round(sum(c["cpu_seconds"] for c in gen) / len(wall), 2),
+        "generated_tokens_per_second": round(sum(c["tokens"] for c in gen) / sum(c["seconds"] for c in gen), 1),
+        "generated_tokens_per_cpu_second": round(sum(c["tokens"] for c in gen) / sum(c["cpu_seconds"] for c in gen), 1),
+        "mean_completion_tokens": round(sum(c["tokens"] for c in gen) / sum(c["completions"] for c in gen), 1),
+        "load_average_before": round(load, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+    }
 
 
 def table(results: list[dict]) -> str:
@@ -119,9 +178,20 @@ def table(results: list[dict]) -> str:
             rows.append([r["candidate"], f"failed: {r['error']}"])
             continue
         speedup = f"{base['cpu_seconds_per_step'] / r['cpu_seconds_per_step']:.2f}" if base else ""
-        rows.append([r["candidate"], r["what"], r["mean_prompt_tokens"], r["seconds_per_step"],
-                     r["cpu_seconds_per_step"], speedup, r["generation_cpu_seconds_per_step"], r["generated_tokens_per_second"],
-                     r["generated_tokens_per_cpu_second"], f"{r['load_average_before']}, {r['load_average_after']}"])
+        rows.append(
+            [
+                r["candidate"],
+                r["what"],
+                r["mean_prompt_tokens"],
+                r["seconds_per_step"],
+                r["cpu_seconds_per_step"],
+                speedup,
+                r["generation_cpu_seconds_per_step"],
+                r["generated_tokens_per_second"],
+                r["generated_tokens_per_cpu_second"],
+                f"{r['load_average_before']}, {r['load_average_after']}",
+            ]
+        )
     return markdown_table(head, rows)
 
 

@@ -34,7 +34,7 @@ NOTEBOOK_RESULT = {"error": "failed", "xpassed": "passed", "stopped": "stopped a
 RANK = {"error": 6, "failed": 5, "stopped": 4, "xpassed": 3, "passed": 2, "xfailed": 1, "skipped": 0}
 NOTEBOOK_LINES, UNIT_LINES, UNIT_FAILURES_SHOWN = 20, 8, 40
 EXIT_MEANING = {124: ": stopped at the deadline", 137: ": killed at the deadline", 2: ": interrupted or usage error",
-                3: ": internal error", 4: ": usage error (a conftest or option failed)", 5: ": no tests collected"}  # fmt: skip
+                3: ": internal error", 4: ": usage error (a conftest or option failed)", 5: ": no tests collected"}
 
 
 # ---- on the machine ---------------------------------------------------------------------------
@@ -44,11 +44,14 @@ def probe() -> dict:
     """GPU name, memory, driver and CUDA versions, and the versions of the packages that matter."""
     from datetime import datetime, timezone
 
-    machine: dict = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "python": sys.version.split()[0]}
+    machine: dict = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": sys.version.split()[0],
+    }
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=30).stdout  # fmt: skip
-        machine["gpus"] = [dict(zip(("name", "memory", "driver"), (x.strip() for x in line.split(","))))
+        machine["gpus"] = [dict(zip(("name", "memory", "driver"), (x.strip() for x in line.split(",")), strict=False))
                            for line in out.strip().splitlines() if line.strip()]  # fmt: skip
     except (OSError, subprocess.SubprocessError) as error:
         machine["gpus"] = []
@@ -60,7 +63,9 @@ def probe() -> dict:
         machine["cuda_available"] = torch.cuda.is_available()
         if torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
-            machine["torch_device"] = f"{props.name}, {props.total_memory / 2**30:.0f} GiB, sm_{props.major}{props.minor}"
+            machine["torch_device"] = (
+                f"{props.name}, {props.total_memory / 2**30:.0f} GiB, sm_{props.major}{props.minor}"
+            )
     except Exception as error:  # a broken torch is a result too
         machine["torch_error"] = f"{type(error).__name__}: {error}"
     versions = {}
@@ -112,7 +117,7 @@ def read_progress(path: Path) -> tuple[list[dict], list[str]]:
             if outcome in ("failed", "error") and stopped_at is not None and entry.get("time", 0) >= stopped_at:
                 outcome = "stopped"  # it was running when the deadline interrupted its run
             results.append({"id": entry["nodeid"], "outcome": outcome,
-                            "seconds": float(entry.get("seconds") or 0), "message": entry.get("message", "")})  # fmt: skip
+                            "seconds": float(entry.get("seconds") or 0), "message": entry.get("message", "")})
     return results, collected
 
 
@@ -194,7 +199,7 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
             continue
         result = NOTEBOOK_RESULT.get(entry["outcome"], entry["outcome"])
         notebook_rows.append({"notebook": name, "result": result, "seconds": round(entry["seconds"], 1),
-                              "failure": _tail(entry["message"], NOTEBOOK_LINES) if result == "failed" else ""})  # fmt: skip
+                              "failure": _tail(entry["message"], NOTEBOOK_LINES) if result == "failed" else ""})
     counts = {key: 0 for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "stopped")}
     for entry in unit.values():
         counts[entry["outcome"]] = counts.get(entry["outcome"], 0) + 1
@@ -209,7 +214,7 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
     unit_seconds = round(sum(e["seconds"] for e in unit.values()), 1)
     return {"status": "passed" if ok else "failed", "machine": machine, "steps": steps,
             "notebooks": notebook_rows, "unit_tests": counts, "unit_test_seconds": unit_seconds,
-            "slowest_unit_tests": [{"test": n, "seconds": s} for s, n in slowest], "unit_failures": failures}  # fmt: skip
+            "slowest_unit_tests": [{"test": n, "seconds": s} for s, n in slowest], "unit_failures": failures}
 
 
 def render_md(summary: dict) -> str:
@@ -218,7 +223,9 @@ def render_md(summary: dict) -> str:
     partial = " (a partial check: GPU_CHECK_ONLY, no unit tests)" if summary.get("only") else ""
     lines = [f"# GPU check: {summary['status']}{partial}", ""]
     if machine.get("date"):
-        lines.append(f"Run on {machine['date']}, by `bash gpu_check/gpu_check.sh` on the GPU machine (docs/gpu-check.md).")
+        lines.append(
+            f"Run on {machine['date']}, by `bash gpu_check/gpu_check.sh` on the GPU machine (docs/gpu-check.md)."
+        )
         lines.append("")
     lines += [f"- Machine: {gpus or 'no GPU seen by nvidia-smi'}; CUDA (torch) {machine.get('torch_cuda')}; "
               f"Python {machine.get('python')}"]  # fmt: skip
@@ -230,8 +237,13 @@ def render_md(summary: dict) -> str:
         if missing:
             lines.append("- Not installed: " + ", ".join(missing))
     if summary.get("steps"):
-        lines.append("- Steps: " + ", ".join(f"{s['step']} {'ok' if s['exit_code'] == 0 else 'exit ' + str(s['exit_code'])} "
-                                             f"({s['seconds']} s)" for s in summary["steps"]))  # fmt: skip
+        lines.append(
+            "- Steps: "
+            + ", ".join(
+                f"{s['step']} {'ok' if s['exit_code'] == 0 else 'exit ' + str(s['exit_code'])} ({s['seconds']} s)"
+                for s in summary["steps"]
+            )
+        )
     for step in summary.get("steps", []):
         if step.get("last_lines"):
             meaning = EXIT_MEANING.get(step["exit_code"], "")
@@ -242,8 +254,13 @@ def render_md(summary: dict) -> str:
               "| --- | --- | ---: |"]  # fmt: skip
     for row in summary["notebooks"]:
         lines.append(f"| {row['notebook']} | {row['result']} | {'' if row['seconds'] is None else row['seconds']} |")
-    lines += ["", "## Unit tests", "", ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("passed", "failed"))
-              + f" ({summary.get('unit_test_seconds', 0)} s of test time)"]  # fmt: skip
+    lines += [
+        "",
+        "## Unit tests",
+        "",
+        ", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("passed", "failed"))
+        + f" ({summary.get('unit_test_seconds', 0)} s of test time)",
+    ]
     for row in summary["notebooks"]:
         if row["failure"]:
             lines += ["", f"## {row['notebook']} failed: last lines", "", "```", row["failure"], "```"]

@@ -72,15 +72,40 @@ GPU_EXTRAS = [
 # widgets import it; gpu.txt's pin, when it has one, wins) with its front-end packages. debugpy is
 # left out (5 MB; ipykernel runs without it). pytest is the machine's own.
 NOTEBOOK_EXTRAS = [
-    "ipywidgets==8.1.9", "nbmake==1.5.5", "nbclient==0.11.0", "nbformat==5.11.1", "fastjsonschema==2.22.3", "jsonschema==4.26.0",
-    "jsonschema-specifications==2025.9.1", "referencing==0.37.0", "rpds-py==2026.9.1",
-    "ipykernel==7.4.0", "jupyter_client==8.10.0", "jupyter_core==5.9.1", "platformdirs==4.14.9",
-    "traitlets==5.16.1", "tornado==6.6.1", "pyzmq==27.3.0", "comm==0.2.3", "nest-asyncio2==1.7.4",
-    "ipython==9.18.1", "ipython_pygments_lexers==1.1.1", "jedi==0.20.1", "parso==0.8.7",
-    "matplotlib-inline==0.2.2", "prompt_toolkit==3.0.53", "wcwidth==0.9.4", "pexpect==4.9.0",
-    "ptyprocess==0.7.0", "stack_data==0.6.3", "asttokens==3.0.2", "executing==2.3.0", "pure_eval==0.2.4",
-    "widgetsnbextension==4.0.16", "jupyterlab_widgets==3.0.17",
-]  # fmt: skip
+    "ipywidgets==8.1.9",
+    "nbmake==1.5.5",
+    "nbclient==0.11.0",
+    "nbformat==5.11.1",
+    "fastjsonschema==2.22.3",
+    "jsonschema==4.26.0",
+    "jsonschema-specifications==2025.9.1",
+    "referencing==0.37.0",
+    "rpds-py==2026.9.1",
+    "ipykernel==7.4.0",
+    "jupyter_client==8.10.0",
+    "jupyter_core==5.9.1",
+    "platformdirs==4.14.9",
+    "traitlets==5.16.1",
+    "tornado==6.6.1",
+    "pyzmq==27.3.0",
+    "comm==0.2.3",
+    "nest-asyncio2==1.7.4",
+    "ipython==9.18.1",
+    "ipython_pygments_lexers==1.1.1",
+    "jedi==0.20.1",
+    "parso==0.8.7",
+    "matplotlib-inline==0.2.2",
+    "prompt_toolkit==3.0.53",
+    "wcwidth==0.9.4",
+    "pexpect==4.9.0",
+    "ptyprocess==0.7.0",
+    "stack_data==0.6.3",
+    "asttokens==3.0.2",
+    "executing==2.3.0",
+    "pure_eval==0.2.4",
+    "widgetsnbextension==4.0.16",
+    "jupyterlab_widgets==3.0.17",
+]
 
 # Model files copied into .whl/model/: everything in the offline model's folder but the weights.
 MODEL_SKIP_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt")
@@ -187,7 +212,9 @@ def slim_wheel(path: Path, keep) -> bool:
                 dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
     before = path.stat().st_size
     os.replace(tmp, path)
-    print(f"slimmed {path.name}: {before / MIB:.1f} -> {path.stat().st_size / MIB:.1f} MiB ({len(dropped)} files dropped)")
+    print(
+        f"slimmed {path.name}: {before / MIB:.1f} -> {path.stat().st_size / MIB:.1f} MiB ({len(dropped)} files dropped)"
+    )
     return True
 
 

@@ -69,15 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Batch rule (TRL): per_device_train_batch_size x processes x steps_per_generation completions per "
                "generation batch, a multiple of num_generations.")  # fmt: skip
     what = parser.add_argument_group("what to train")
-    what.add_argument("--preset", choices=PRESET_NAMES, help="a GRPO preset (default: the one recommended for this machine)")
-    what.add_argument("--config", type=Path, help="a config file saved by notebook 05 (save_config) instead of a preset")
+    what.add_argument(
+        "--preset", choices=PRESET_NAMES, help="a GRPO preset (default: the one recommended for this machine)"
+    )
+    what.add_argument(
+        "--config", type=Path, help="a config file saved by notebook 05 (save_config) instead of a preset"
+    )
     what.add_argument("--model", help="a model folder or Hub id (default: the tutorial's model for this machine)")
-    what.add_argument("--backend", choices=BACKENDS, help="default: transformers (16-bit) on a CPU and on a GPU with "
-                      "bfloat16 and 20 GiB or more; on other GPUs unsloth (4-bit) on one GPU with Unsloth, bitsandbytes "
-                      "on several (plain TRL, what DDP and DeepSpeed run)")
-    what.add_argument("--train-size", type=_positive, help="GSM8K train prompts to sample (default: 400, 16 in quick mode)")
-    what.add_argument("--max-seq-length", type=_positive, help="prompt + completion tokens (default: run_plan's, "
-                      "as in the notebooks: 1024, 512 in quick mode)")
+    what.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="default: transformers (16-bit) on a CPU and on a GPU with "
+        "bfloat16 and 20 GiB or more; on other GPUs unsloth (4-bit) on one GPU with Unsloth, bitsandbytes "
+        "on several (plain TRL, what DDP and DeepSpeed run)",
+    )
+    what.add_argument(
+        "--train-size", type=_positive, help="GSM8K train prompts to sample (default: 400, 16 in quick mode)"
+    )
+    what.add_argument(
+        "--max-seq-length",
+        type=_positive,
+        help="prompt + completion tokens (default: run_plan's, as in the notebooks: 1024, 512 in quick mode)",
+    )
     what.add_argument("--lora-rank", type=_positive, default=16)
     config = parser.add_argument_group("GRPOConfig settings (each overrides the preset's)")
     for flag, kind in (("--max-steps", _positive), ("--num-generations", _positive),
@@ -96,12 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="any other GRPOConfig field, e.g. --set beta=0.0 (repeatable)")
     run = parser.add_argument_group("the run")
     run.add_argument("--output-dir", type=Path, help="where everything goes (default: <run folder>/train_grpo)")
-    run.add_argument("--resume", nargs="?", const="latest", metavar="CHECKPOINT",
-                     help="continue from a checkpoint folder, or (no value) from the newest in <output-dir>/checkpoints")
+    run.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        metavar="CHECKPOINT",
+        help="continue from a checkpoint folder, or (no value) from the newest in <output-dir>/checkpoints",
+    )
     run.add_argument("--summary", type=Path, help="also write train_summary.json to this path")
-    run.add_argument("--check-only", action="store_true", help="print the batch arithmetic and stop (no model is loaded)")
-    run.add_argument("--num-processes", type=_positive, help="with --check-only: check for this many processes "
-                     "(otherwise it is the number accelerate launch started)")
+    run.add_argument(
+        "--check-only", action="store_true", help="print the batch arithmetic and stop (no model is loaded)"
+    )
+    run.add_argument(
+        "--num-processes",
+        type=_positive,
+        help="with --check-only: check for this many processes (otherwise it is the number accelerate launch started)",
+    )
     return parser
 
 
@@ -166,7 +189,9 @@ def _near(value: int, ok) -> list[int]:
 
 def batch_problems(plan: dict) -> list[str]:
     """What is wrong with ``plan`` (``batch_plan``) for TRL, with what to change; empty when it is fine."""
-    p, n, r, g = (plan[k] for k in ("per_device_train_batch_size", "processes", "steps_per_generation", "num_generations"))
+    p, n, r, g = (
+        plan[k] for k in ("per_device_train_batch_size", "processes", "steps_per_generation", "num_generations")
+    )
     total = plan["generation batch (completions)"]
     if r != int(r):
         return [f"generation_batch_size must be a multiple of per_device_train_batch_size x processes = {p * n}: "
@@ -291,8 +316,10 @@ def main(argv=None) -> int:
     state = PartialState(cpu=not hardware.has_cuda)
     processes = state.num_processes
     if args.num_processes and not args.check_only and args.num_processes != processes:
-        raise SystemExit(f"--num-processes {args.num_processes} only applies with --check-only; this run has "
-                         f"{processes} process(es): start it with accelerate launch --num_processes {args.num_processes}")
+        raise SystemExit(
+            f"--num-processes {args.num_processes} only applies with --check-only; this run has "
+            f"{processes} process(es): start it with accelerate launch --num_processes {args.num_processes}"
+        )
     preset = args.preset or run_plan(hardware).preset
     saved = json.loads(args.config.read_text()) if args.config and args.config.is_file() else None
     if args.config and saved is None:
@@ -348,9 +375,11 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
         try:
             resume = checkpoint_to_resume(True if args.resume == "latest" else args.resume, checkpoints)
         except ValueError as error:
-            raise SystemExit(f"--resume{'' if args.resume == 'latest' else ' ' + args.resume}: {error}. (--resume with no "
-                             f"value is resume_from_checkpoint=True with output_dir {checkpoints}; a run saves checkpoints "
-                             "there with --save-steps N and at its end.)") from error
+            raise SystemExit(
+                f"--resume{'' if args.resume == 'latest' else ' ' + args.resume}: {error}. (--resume with no "
+                f"value is resume_from_checkpoint=True with output_dir {checkpoints}; a run saves checkpoints "
+                "there with --save-steps N and at its end.)"
+            ) from error
         if state.distributed_type.value == "MULTI_CPU":
             # transformers loads the optimizer state with map_location=args.device when world_size > 1, and on
             # several CPU processes that device is "cpu:0", which torch.load refuses (measured: transformers 5.17).
@@ -379,12 +408,20 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
                                                            "cache_implementation")))
 
     timer = step_timer()
-    trainer = GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                          reward_funcs=reward_funcs, callbacks=[LiveRewardDashboard(output_dir=out, mode="headless"), timer])
+    trainer = GRPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        reward_funcs=reward_funcs,
+        callbacks=[LiveRewardDashboard(output_dir=out, mode="headless"), timer],
+    )
     trainer.remove_callback(PrinterCallback)  # the dashboard prints one short line per step instead of the raw dict
     compiled = config.cache_implementation == "static" and not config.use_vllm
     if compiled:
-        trainer.generation_config.disable_compile = False  # TRL builds it with disable_compile=True: let generate compile
+        trainer.generation_config.disable_compile = (
+            False  # TRL builds it with disable_compile=True: let generate compile
+        )
     engine = trainer.accelerator.distributed_type.value  # what accelerate runs: NO, MULTI_GPU, MULTI_CPU, DEEPSPEED...
     if trainer.is_deepspeed_enabled:
         engine += f" (ZeRO stage {trainer.accelerator.state.deepspeed_plugin.zero_stage})"
@@ -400,17 +437,30 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     if state.is_main_process:
         warmup = max(1, math.ceil(plan["optimizer steps per generation batch"]))  # the first generation round
         figures = step_figures(timer.seconds, warmup)
-        figures["completions_per_second"] = round(plan["completions per optimizer step"] / figures["seconds_per_step"], 3)
+        figures["completions_per_second"] = round(
+            plan["completions per optimizer step"] / figures["seconds_per_step"], 3
+        )
         summary = {
-            "command": " ".join(sys.argv), "processes": state.num_processes,
-            "distributed_type": engine, "backend": backend, "compiled_generation": compiled, "model": model_path,
-            "preset": None if args.config else preset, "config_file": str(args.config) if args.config else None,
-            "resumed_from": resume, "batch": plan, "steps": result.global_step, "max_steps": config.max_steps,
-            "train_seconds": round(train_seconds, 2), "wall_clock_seconds": round(time.perf_counter() - started, 2),
-            "trainer_metrics": result.metrics, **figures,
-            **peak_memory(), "hardware": {"device": hardware.device, "gpu": hardware.gpu_name, "cpu_count": hardware.cpu_count},
+            "command": " ".join(sys.argv),
+            "processes": state.num_processes,
+            "distributed_type": engine,
+            "backend": backend,
+            "compiled_generation": compiled,
+            "model": model_path,
+            "preset": None if args.config else preset,
+            "config_file": str(args.config) if args.config else None,
+            "resumed_from": resume,
+            "batch": plan,
+            "steps": result.global_step,
+            "max_steps": config.max_steps,
+            "train_seconds": round(train_seconds, 2),
+            "wall_clock_seconds": round(time.perf_counter() - started, 2),
+            "trainer_metrics": result.metrics,
+            **figures,
+            **peak_memory(),
+            "hardware": {"device": hardware.device, "gpu": hardware.gpu_name, "cpu_count": hardware.cpu_count},
             "versions": versions(),
-        }  # fmt: skip
+        }
         text = json.dumps(summary, indent=1, default=str) + "\n"
         (out / "train_summary.json").write_text(text)
         if args.summary:

@@ -13,7 +13,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 PROMPTS = ["What is 2 + 3?", "Name a colour.", "Count to three.", "Say hi."]
 NUM_GENERATIONS = 2
 BATCH = 4  # two prompts per step, two completions each
@@ -37,8 +36,8 @@ def tiny_grpo_run(model_dir: Path) -> Run:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
-    from grpo_helpers.training import record_completions
     from grpo_helpers.dashboard import LiveRewardDashboard
+    from grpo_helpers.training import record_completions
 
     folder = Path(tempfile.mkdtemp(prefix="grpo_dashboard_test_"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)

@@ -21,7 +21,9 @@ def check_calls(suffix, func):
     names, _ = accepted(func)
     for notebook, keywords in keyword_calls(suffix):
         unknown = set(keywords) - names
-        assert not unknown, f"{notebook}: {suffix}({', '.join(sorted(unknown))}) does not exist in the installed version"
+        assert not unknown, (
+            f"{notebook}: {suffix}({', '.join(sorted(unknown))}) does not exist in the installed version"
+        )
 
 
 def test_trl_names_the_notebooks_use():
@@ -51,7 +53,9 @@ def test_unsloth_names_the_notebooks_use():
     check_calls("FastLanguageModel.from_pretrained", unsloth.FastLanguageModel.from_pretrained)
     check_calls("FastLanguageModel.get_peft_model", unsloth.FastLanguageModel.get_peft_model)
     # notebook 06's vLLM switch (USE_VLLM): Unsloth's loader starts vLLM itself
-    assert {"fast_inference", "gpu_memory_utilization", "max_lora_rank"} <= accepted(unsloth.FastLanguageModel.from_pretrained)[0]
+    assert {"fast_inference", "gpu_memory_utilization", "max_lora_rank"} <= accepted(
+        unsloth.FastLanguageModel.from_pretrained
+    )[0]
 
 
 def test_generation_settings_the_notebooks_and_benchmarks_use():
@@ -71,8 +75,7 @@ def test_peft_and_transformers_names_the_notebooks_use():
     import dataclasses
 
     from peft import LoraConfig
-    from transformers import BitsAndBytesConfig, EarlyStoppingCallback
-    from transformers import Trainer
+    from transformers import BitsAndBytesConfig, EarlyStoppingCallback, Trainer
 
     lora_fields = {f.name for f in dataclasses.fields(LoraConfig)}
     for notebook, keywords in keyword_calls("LoraConfig"):

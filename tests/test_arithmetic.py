@@ -18,7 +18,8 @@ CALCULATION = re.compile(r"<<(\d+)([-+*])(\d+)=(\d+)>>")
 @pytest.mark.parametrize("steps", [1, 2])
 def test_problems_are_deterministic_and_their_answers_exact(steps):
     rows = word_problems(200, steps, seed=7)
-    assert list(rows["question"]) == list(word_problems(200, steps, seed=7)["question"])  # the same seed, the same problems
+    # the same seed, the same problems
+    assert list(rows["question"]) == list(word_problems(200, steps, seed=7)["question"])
     assert list(rows["question"]) != list(word_problems(200, steps, seed=8)["question"])
     ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
     for row in rows:
@@ -26,7 +27,7 @@ def test_problems_are_deterministic_and_their_answers_exact(steps):
         assert len(calculations) == steps, row
         for a, op, b, result in calculations:  # every step's arithmetic is right, and chains into the next
             assert ops[op](int(a), int(b)) == int(result) >= 0
-        for (_, _, _, previous), (a, op, _, _) in zip(calculations, calculations[1:]):
+        for (_, _, _, previous), (a, _, _, _) in zip(calculations, calculations[1:], strict=False):
             assert a == previous
         assert extract_gsm8k_answer(row["answer"]) == calculations[-1][3]
         numbers = [int(n) for n in re.findall(r"\d+", row["question"])]
@@ -118,7 +119,11 @@ def test_the_benchmarks_count_groups_whose_correctness_ties():
     assert [f.__name__ for f in funcs] == [f.__name__ for f in tutorial_rewards(48)]  # the same logged names
     completions = [format_answer(3), format_answer(3), format_answer(3), "no", "no", "no"]
     scores = funcs[0](None, completions, ["3", "3", "3", "3", "9", "9"])
-    assert scores == correctness_reward(None, completions, ["3", "3", "3", "3", "9", "9"]) == [2.0, 2.0, 2.0, 0.0, 0.0, 0.0]
+    assert (
+        scores
+        == correctness_reward(None, completions, ["3", "3", "3", "3", "9", "9"])
+        == [2.0, 2.0, 2.0, 0.0, 0.0, 0.0]
+    )
     assert shares == [2 / 3]  # groups (2, 2) and (0, 0) tie; (2, 0) teaches
     rows = [{"rewards/correctness_reward/mean": v} for v in (0.0, 0.0, 0.5, 1.0)]
     numbers = correctness_numbers(rows, [1.0, 1.0, 0.5, 0.0])

@@ -39,7 +39,11 @@ def test_the_cpu_table_has_a_row_of_ten_cells_per_committed_summary():
 
 def test_variants_name_a_backend_and_their_settings():
     variant = gpu_backends.parse_variant("gen4:unsloth:steps_per_generation=4,rounds=2,warmup_rounds=1")
-    assert variant == {"label": "gen4", "backend": "unsloth", "settings": {"steps_per_generation": 4, "rounds": 2, "warmup_rounds": 1}}
+    assert variant == {
+        "label": "gen4",
+        "backend": "unsloth",
+        "settings": {"steps_per_generation": 4, "rounds": 2, "warmup_rounds": 1},
+    }
     assert gpu_backends.parse_variant("plain:bitsandbytes")["settings"] == {}
     with pytest.raises(SystemExit, match="BACKEND one of"):
         gpu_backends.parse_variant("fast:vllm:steps=2")
@@ -59,11 +63,27 @@ def test_quarter_means_and_the_reward_ratio():
 
 def test_the_table_and_ratios_come_from_the_run_files(tmp_path):
     runs = {
-        "unsloth": {"label": "unsloth", "backend": "unsloth", "load_in_4bit": True, "seconds_per_step": 10.0,
-                    "steps_per_second": 0.1, "generated_tokens_per_second": 200.0, "generation_share": 0.9, "peak_memory_gib": 1.5},
-        "bitsandbytes": {"label": "bitsandbytes", "backend": "bitsandbytes", "load_in_4bit": True, "seconds_per_step": 25.0,
-                         "steps_per_second": 0.04, "generated_tokens_per_second": 80.0, "generation_share": 0.9, "peak_memory_gib": 2.5},
-    }  # fmt: skip
+        "unsloth": {
+            "label": "unsloth",
+            "backend": "unsloth",
+            "load_in_4bit": True,
+            "seconds_per_step": 10.0,
+            "steps_per_second": 0.1,
+            "generated_tokens_per_second": 200.0,
+            "generation_share": 0.9,
+            "peak_memory_gib": 1.5,
+        },
+        "bitsandbytes": {
+            "label": "bitsandbytes",
+            "backend": "bitsandbytes",
+            "load_in_4bit": True,
+            "seconds_per_step": 25.0,
+            "steps_per_second": 0.04,
+            "generated_tokens_per_second": 80.0,
+            "generation_share": 0.9,
+            "peak_memory_gib": 2.5,
+        },
+    }
     for label, run in runs.items():
         (tmp_path / f"{label}.json").write_text(json.dumps(run))
     loaded = gpu_backends.load_results(tmp_path)
@@ -80,11 +100,32 @@ def test_the_table_and_ratios_come_from_the_run_files(tmp_path):
 def test_a_tiny_run_in_a_child_process_measures_each_step(tmp_path, tiny_dir):
     model = tiny_dir
     out = tmp_path / "results"
-    status = gpu_backends.main([
-        "--model", str(model), "--backends", "transformers", "--preset", "quick_cpu", "--rounds", "2", "--warmup-rounds", "1",
-        "--set", "max_completion_length=8", "--set", "num_generations=2", "--set", "per_device_train_batch_size=2",
-        "--lora-rank", "4", "--max-seq-length", "512", "--out", str(out),
-    ])  # fmt: skip
+    status = gpu_backends.main(
+        [
+            "--model",
+            str(model),
+            "--backends",
+            "transformers",
+            "--preset",
+            "quick_cpu",
+            "--rounds",
+            "2",
+            "--warmup-rounds",
+            "1",
+            "--set",
+            "max_completion_length=8",
+            "--set",
+            "num_generations=2",
+            "--set",
+            "per_device_train_batch_size=2",
+            "--lora-rank",
+            "4",
+            "--max-seq-length",
+            "512",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     run = json.loads((out / "transformers.json").read_text())
     assert len(run["step_seconds"]) == 3 and run["seconds_per_step"] > 0
@@ -105,6 +146,12 @@ def test_generation_speed_runs_each_candidate_in_a_child_process(tmp_path, tiny_
     assert status == 0
     run = json.loads((out / "transformers.json").read_text())
     dynamic, unsloth = run["candidates"]
-    assert run["completions"] == 4 and run["max_new_tokens"] == 8 and unsloth == {"candidate": "unsloth-inference", "skipped": "Unsloth only"}
+    assert (
+        run["completions"] == 4
+        and run["max_new_tokens"] == 8
+        and unsloth == {"candidate": "unsloth-inference", "skipped": "Unsloth only"}
+    )
     assert dynamic["tokens_per_second"] > 0 and len(dynamic["seconds"]) == 1 and dynamic["x_over_bandwidth_limit"] > 1
-    assert run["bytes_per_decoding_step"]["weights"] > 0 and "| transformers | dynamic |" in (out / "table.md").read_text()
+    assert (
+        run["bytes_per_decoding_step"]["weights"] > 0 and "| transformers | dynamic |" in (out / "table.md").read_text()
+    )

@@ -9,8 +9,8 @@ a change updates its validation text, notebook 06's dashboard image changes at l
 training and the completion browser lists completions, and no cell shows an error. Screenshots in
 JupyterLab's light and dark themes go to ``runs/browser-test/`` (BROWSER_TEST_SCREENSHOTS changes it).
 
-Run it alone: ``GRPO_QUICK=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -m browser tests``.
-Chromium is Debian's (/usr/bin/chromium, ``apt-get install -y chromium``; ``make test`` installs
+Run it alone: ``make browser``, or ``GRPO_QUICK=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -m browser tests``.
+Chromium is Debian's (/usr/bin/chromium, ``apt-get install -y chromium``; ``make setup-browser`` installs
 it); Playwright drives it through ``executable_path``. Without it the test skips and says why.
 """
 from __future__ import annotations
@@ -65,10 +65,13 @@ def _chromium_missing() -> str | None:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        return "Playwright is not installed: make test installs it (pip install -r tests/requirements-browser.txt)"
+        return ("Playwright is not installed: make setup-browser installs it "
+                "(pip install -r tests/requirements-browser.txt)")
     if not os.access(CHROMIUM, os.X_OK):
-        return (f"Chromium is not installed at {CHROMIUM} and could not be installed here "
-                "(make test runs `apt-get install -y chromium` where apt-get is usable; or set CHROMIUM=/path)")
+        return (
+            f"Chromium is not installed at {CHROMIUM} and could not be installed here "
+            "(make setup-browser runs `apt-get install -y chromium` where apt-get is usable; or set CHROMIUM=/path)"
+        )
     return None
 
 
@@ -115,7 +118,9 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + (home / "jupyterlab.log").read_text()[-3000:])
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (home / "jupyterlab.log").read_text()[-3000:]
+                    ) from None
                 time.sleep(0.5)
         yield base, token, notebooks
     finally:
@@ -165,7 +170,7 @@ CELLS_JS = """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod
   return {prompt: (cell.querySelector('.jp-InputPrompt') || {}).textContent || '',
           source: (cell.querySelector('.cm-content') || {}).innerText || '',
           images: [...cell.querySelectorAll('.jp-OutputArea-output img')].map(img => hash(img.src))};
-})"""
+})"""  # noqa: E501
 
 
 def open_notebook(page, lab, name):
@@ -231,7 +236,9 @@ def assert_no_errors(page, lab, name, cells):
     errors = [f"{o['ename']}: {o['evalue']}" for o in saved_outputs(page, lab, name) if o["output_type"] == "error"]
     assert not errors, f"{name}: cells show errors: {errors}"
     assert not unrun, f"{name}: cells did not run: {unrun}"
-    shown = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has_text="Traceback (most recent call last)")
+    shown = page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", has_text="Traceback (most recent call last)"
+    )
     assert shown.count() == 0, f"{name}: a traceback is shown: {shown.first.inner_text()[:1000]}"
 
 
@@ -278,7 +285,9 @@ def wait_text(locator, test, what: str, timeout_s: float = 30):
 def check_reward_playground(page):
     cell = cell_with(page, "reward_playground(")
     text, scores = cell.locator(".widget-textarea textarea"), cell.locator(".widget-html").last
-    assert text.count() == 1 and scores.locator("table").count() == 1, "the playground's text box and score table are not shown"
+    assert text.count() == 1 and scores.locator("table").count() == 1, (
+        "the playground's text box and score table are not shown"
+    )
     before = scores.inner_text()
     text.fill("no answer at all")
     wrong = wait_text(scores, lambda t: t != before and "None" in t, "the scores did not change with the text")
@@ -290,9 +299,21 @@ def check_reward_playground(page):
 
 def check_config_widget(page):
     cell = cell_with(page, "config_widget(")
-    for label in ("preset", "num_generations", "temperature", "max_completion_length", "beta (KL)", "loss_type",
-                  "learning_rate", "per_device_batch", "grad_accumulation", "max_steps"):
-        assert cell.locator(".widget-label", has_text=label).count() >= 1, f"config widget: no control labelled {label!r}"
+    for label in (
+        "preset",
+        "num_generations",
+        "temperature",
+        "max_completion_length",
+        "beta (KL)",
+        "loss_type",
+        "learning_rate",
+        "per_device_batch",
+        "grad_accumulation",
+        "max_steps",
+    ):
+        assert cell.locator(".widget-label", has_text=label).count() >= 1, (
+            f"config widget: no control labelled {label!r}"
+        )
     assert cell.get_by_role("button", name="Build GRPOConfig").count() == 1
     messages = cell.locator(".widget-html", has_text="completions =").first
     before = messages.inner_text()
@@ -304,7 +325,11 @@ def check_config_widget(page):
     page.keyboard.press("Control+A")
     page.keyboard.type(new)
     page.keyboard.press("Enter")
-    wait_text(messages, lambda t: t != before and f"x {new} per step" in t, "the validation text did not follow num_generations")
+    wait_text(
+        messages,
+        lambda t: t != before and f"x {new} per step" in t,
+        "the validation text did not follow num_generations",
+    )
     return {"config-widget": cell}
 
 
@@ -324,7 +349,9 @@ def check_training(page, watched: dict):
 def check_advantage_explorer(page):
     cell = cell_with(page, "advantage_explorer(")
     text, table = cell.locator(".widget-text input"), cell.locator(".widget-html").last
-    assert text.count() == 1 and table.locator("table").count() == 1, "the explorer's reward box and table are not shown"
+    assert text.count() == 1 and table.locator("table").count() == 1, (
+        "the explorer's reward box and table are not shown"
+    )
     text.fill("0, 0, 0, 2")  # mean 0.5, std 1: advantages -0.5 and +1.5 under "group"
     wait_text(table, lambda t: "+1.500" in t and "-0.500" in t, "the advantages did not follow the rewards")
     text.fill("1, 1, 1, 1")  # a flat group: every advantage 0

@@ -6,10 +6,25 @@ import warnings
 import pytest
 
 from grpo_helpers.config import (
-    EXPLAINED_FIELDS, GPU_GENERATION_ROUNDS, PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic,
-    LOSS_COMPANIONS, RunPlan, default_config_path, explain, load_config, make_config, precision_settings, recommended_preset, run_plan,
-    save_config, validate_config,
-)  # fmt: skip
+    EXPLAINED_FIELDS,
+    GPU_GENERATION_ROUNDS,
+    LOSS_COMPANIONS,
+    PRESET_NAMES,
+    PRESETS,
+    ConfigWarning,
+    RunPlan,
+    accepted_loss_types,
+    batch_arithmetic,
+    default_config_path,
+    explain,
+    load_config,
+    make_config,
+    precision_settings,
+    recommended_preset,
+    run_plan,
+    save_config,
+    validate_config,
+)
 from grpo_helpers.environment import Hardware
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
@@ -17,6 +32,8 @@ T4 = Hardware(device="cuda", platform="colab", cpu_count=2, ram_gib=12.7, gpu_na
               compute_capability=(7, 5), bf16=False)  # fmt: skip
 H100 = Hardware(device="cuda", platform="local", cpu_count=16, ram_gib=128.0, gpu_name="NVIDIA H100 80GB HBM3",
                 vram_gib=79.2, compute_capability=(9, 0), bf16=True)  # fmt: skip
+# make_config refuses dr_grpo and cispo without their companions (config.LOSS_COMPANIONS); luspo's is TRL's advice.
+REQUIRED_COMPANIONS = {"dr_grpo": ("scale_rewards",), "cispo": ("epsilon_high",)}
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +78,19 @@ def test_presets_differ_where_seed_003_says():
 
 def test_precision_follows_the_hardware():
     assert precision_settings(CPU) == {"bf16": False, "fp16": False, "use_cpu": True, "optim": "adamw_torch"}
-    assert precision_settings(T4, bitsandbytes=True) == {"bf16": False, "fp16": True, "use_cpu": False, "optim": "adamw_8bit"}
+    assert precision_settings(T4, bitsandbytes=True) == {
+        "bf16": False,
+        "fp16": True,
+        "use_cpu": False,
+        "optim": "adamw_8bit",
+    }
     assert precision_settings(T4, bitsandbytes=False)["optim"] == "adamw_torch"
-    assert precision_settings(H100, bitsandbytes=True) == {"bf16": True, "fp16": False, "use_cpu": False, "optim": "adamw_8bit"}
+    assert precision_settings(H100, bitsandbytes=True) == {
+        "bf16": True,
+        "fp16": False,
+        "use_cpu": False,
+        "optim": "adamw_8bit",
+    }
     t4_config = make_config("colab_t4", hardware=T4, bitsandbytes=True)  # fp16 configs build on any machine
     assert t4_config.fp16 and not t4_config.bf16 and not t4_config.use_cpu and t4_config.optim.value == "adamw_8bit"
 
@@ -92,9 +119,14 @@ def test_reward_weights_are_given_by_reward_name():
 def test_gpu_configs_generate_once_for_several_steps():
     t4 = make_config("colab_t4", hardware=T4, bitsandbytes=True)
     assert t4.steps_per_generation == GPU_GENERATION_ROUNDS == 4 and t4.generation_batch_size == 6 * 4
-    assert batch_arithmetic(t4) == {"completions per step": 6, "prompts per step": 1.0, "steps per generation round": 4.0}
+    assert batch_arithmetic(t4) == {
+        "completions per step": 6,
+        "prompts per step": 1.0,
+        "steps per generation round": 4.0,
+    }
     # One round feeds 4 optimizer steps whatever the accumulation: 4 x 2 micro-batches.
-    assert make_config("conservative", hardware=T4, bitsandbytes=True).steps_per_generation == 8  # bf16 needs the GPU here
+    # bf16 needs the GPU here
+    assert make_config("conservative", hardware=T4, bitsandbytes=True).steps_per_generation == 8
     assert make_config("basic", hardware=T4, bitsandbytes=True, gradient_accumulation_steps=2).steps_per_generation == 8
     # Your own choice wins, either way of saying it; a CPU generates for every step.
     assert make_config("colab_t4", hardware=T4, bitsandbytes=True, steps_per_generation=1).steps_per_generation == 1
@@ -124,7 +156,10 @@ ERRORS = [  # the checks TRL does not make, each with its fix
     ({"temperature": -0.5}, r"temperature: -0.5 must be a finite number > 0"),
     ({"loss_type": "ppo"}, r"loss_type: 'ppo' must be one of 'grpo', 'dr_grpo'.*: type loss_type='grpo'"),
     ({"loss_type": "dr_grpo"}, r"scale_rewards: loss_type='dr_grpo' .*set scale_rewards='none'"),
-    ({"loss_type": "cispo"}, r"epsilon_high: loss_type='cispo' caps each importance weight.*None would cap.*epsilon_high=5.0"),
+    (
+        {"loss_type": "cispo"},
+        r"epsilon_high: loss_type='cispo' caps each importance weight.*None would cap.*epsilon_high=5.0",
+    ),
     ({"loss_type": "cispo", "epsilon_high": 0.28}, r"so 0.28 would cap every weight below 1"),
 ]
 TRL_ERRORS = [  # what GRPOConfig itself refuses, passed through (with the batch settings it concerns)
@@ -134,7 +169,9 @@ TRL_ERRORS = [  # what GRPOConfig itself refuses, passed through (with the batch
 ]
 
 
-@pytest.mark.parametrize("overrides, message", ERRORS + TRL_ERRORS, ids=lambda v: ",".join(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    "overrides, message", ERRORS + TRL_ERRORS, ids=lambda v: ",".join(v) if isinstance(v, dict) else None
+)
 def test_each_invalid_setting_raises_with_its_fix(overrides, message):
     with pytest.raises(ValueError, match=message):
         make_config("basic", hardware=CPU, **overrides)
@@ -147,8 +184,11 @@ def test_unknown_names_are_refused_with_the_closest_setting():
 
 
 def test_a_batch_that_unsloth_would_repair_is_refused(unsloth_like_grpo_config):
-    with pytest.raises(ValueError, match=r"generation batch: 8 completions .* must be divisible by num_generations "
-                                         r"\(3\): change either \(Unsloth's GRPOConfig changed per_device_train_batch_size"):
+    with pytest.raises(
+        ValueError,
+        match=r"generation batch: 8 completions .* must be divisible by num_generations "
+        r"\(3\): change either \(Unsloth's GRPOConfig changed per_device_train_batch_size",
+    ):
         make_config("quick_cpu", hardware=CPU, num_generations=3, per_device_train_batch_size=8)
     assert make_config("quick_cpu", hardware=CPU).per_device_train_batch_size == 8  # a whole batch passes unchanged
 
@@ -161,12 +201,24 @@ def test_every_problem_of_a_kind_is_reported_at_once():
 
 @pytest.mark.parametrize("loss_type", accepted_loss_types())
 def test_every_loss_type_of_installed_trl_builds_with_its_companions(loss_type):
-    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **LOSS_COMPANIONS.get(loss_type, {}))
-    assert config.loss_type == loss_type
+    companions = LOSS_COMPANIONS.get(loss_type, {})
+    config = quiet_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0, **companions)
+    assert validate_config(config) == []  # built by TRL's GRPOConfig, and no problem or warning of its own
+    assert {name: getattr(config, name) for name in ("loss_type", *companions)} == {
+        "loss_type": loss_type,
+        **companions,
+    }
+    for name in REQUIRED_COMPANIONS.get(loss_type, ()):  # without it the config is refused, naming it
+        with pytest.raises(ValueError, match=rf"- {name}: loss_type='{loss_type}'"):
+            make_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0,
+                        **{k: v for k, v in companions.items() if k != name})
 
 
 WARNINGS = [
-    ({"learning_rate": 1e-2}, r"learning_rate: 0.01 is outside the usual 1e-07 to 0.0002 for LoRA GRPO: updates this large"),
+    (
+        {"learning_rate": 1e-2},
+        r"learning_rate: 0.01 is outside the usual 1e-07 to 0.0002 for LoRA GRPO: updates this large",
+    ),
     ({"learning_rate": 1e-9}, r"learning_rate: 1e-09 is outside the usual .* the adapters will barely move"),
     ({"temperature": 1.8}, r"temperature: 1.8 makes completions close to random text"),
     ({"temperature": 0.2}, r"temperature: 0.2 makes completions nearly identical"),
@@ -189,7 +241,9 @@ class WordTokenizer:
         return {"input_ids": [text.split() for text in texts]}
 
     def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=True):
-        return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + ("\nassistant:" if add_generation_prompt else "")
+        return "\n".join(f"{m['role']}: {m['content']}" for m in messages) + (
+            "\nassistant:" if add_generation_prompt else ""
+        )
 
 
 def test_prompt_plus_completion_must_fit_the_context():
@@ -204,17 +258,26 @@ def test_prompt_plus_completion_must_fit_the_context():
                        r"load the model with max_seq_length >= 356, or drop prompts longer than 44 tokens"):
         validate_config(config, None, WordTokenizer(), prompts, max_seq_length=300)
     assert validate_config(config, None, WordTokenizer(), prompts, max_seq_length=356) == []
-    chat = Dataset.from_dict({"prompt": [[{"role": "system", "content": "be brief"}, {"role": "user", "content": "a b c"}]]})
+    chat = Dataset.from_dict(
+        {"prompt": [[{"role": "system", "content": "be brief"}, {"role": "user", "content": "a b c"}]]}
+    )
     with pytest.raises(ValueError, match=r"longest prompt \(8 tokens\) \+ max_completion_length \(256\) = 264 tokens"):
-        validate_config(config, None, WordTokenizer(), chat, max_seq_length=200)  # "system: be brief / user: a b c / assistant:"
-    with pytest.raises(ValueError, match=r"exceeds the max_seq_length you passed \(90\): load the model with max_seq_length >= 356\Z"):
+        # "system: be brief / user: a b c / assistant:"
+        validate_config(config, None, WordTokenizer(), chat, max_seq_length=200)
+    with pytest.raises(
+        ValueError, match=r"exceeds the max_seq_length you passed \(90\): load the model with max_seq_length >= 356\Z"
+    ):
         validate_config(config, None, WordTokenizer(), prompts, max_seq_length=90)
     short_model = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=128))
     with pytest.raises(ValueError, match="exceeds the model's max_position_embeddings"):
         validate_config(config, short_model, WordTokenizer(), prompts)
-    with pytest.raises(ValueError, match="tokenizer: needed to measure the dataset's prompts: pass tokenizer=tokenizer"):
+    with pytest.raises(
+        ValueError, match="tokenizer: needed to measure the dataset's prompts: pass tokenizer=tokenizer"
+    ):
         validate_config(config, short_model, None, prompts)
-    with pytest.raises(ValueError, match=r"reads the prompts from a column named 'prompt', and this dataset has \['question'\]"):
+    with pytest.raises(
+        ValueError, match=r"reads the prompts from a column named 'prompt', and this dataset has \['question'\]"
+    ):
         validate_config(config, None, WordTokenizer(), Dataset.from_dict({"question": ["q"]}), max_seq_length=512)
 
 
@@ -270,8 +333,15 @@ def test_saved_and_loaded_configs_are_equal(preset, tmp_path):
 
 
 def test_round_trip_keeps_every_changed_field(tmp_path):
-    config = quiet_config("basic", hardware=CPU, steps_per_generation=2, top_p=0.95, generation_kwargs={"min_new_tokens": 3},
-                          log_completions=True, hub_token="secret")  # fmt: skip
+    config = quiet_config(
+        "basic",
+        hardware=CPU,
+        steps_per_generation=2,
+        top_p=0.95,
+        generation_kwargs={"min_new_tokens": 3},
+        log_completions=True,
+        hub_token="secret",
+    )
     path = save_config(config, tmp_path / "c.json")
     assert "secret" not in path.read_text()  # a secret is never written: log in with `hf auth login`
     loaded = load_config(path)

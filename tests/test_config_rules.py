@@ -9,15 +9,24 @@ import warnings
 
 import pytest
 
-from grpo_helpers.config import (FIELD_RULES, RULES, ConfigError, ConfigWarning, accepted_loss_types, field_problem,
-                                 load_config, make_config, save_config, validate_config)  # fmt: skip
+from grpo_helpers.config import (
+    LOSS_COMPANIONS,
+    FIELD_RULES,
+    RULES,
+    ConfigError,
+    ConfigWarning,
+    accepted_loss_types,
+    field_problem,
+    load_config,
+    make_config,
+    save_config,
+    validate_config,
+)
 from grpo_helpers.environment import Hardware
 from tiny_model import cpu_trainer
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 NAN, INF = float("nan"), float("inf")
-# What a loss type needs besides its name (tests/test_config.py checks each is needed).
-COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
               "luspo": {"importance_sampling_level": "sequence"}}  # fmt: skip
 
 # field: (values its rule accepts, values it refuses). Every row of FIELD_RULES, also those no preset sets.
@@ -100,7 +109,7 @@ def test_each_row_refuses_its_bad_values_with_its_message(name):
 @pytest.mark.parametrize("name", list(CASES))
 def test_each_row_builds_with_its_good_values(name):
     for value in CASES[name][0]:
-        extra = COMPANIONS.get(value, {}) if name == "loss_type" else {}
+        extra = LOSS_COMPANIONS.get(value, {}) if name == "loss_type" else {}
         if name == "generation_batch_size" and value is not None:
             extra = {"steps_per_generation": None}
         with warnings.catch_warnings():
@@ -130,12 +139,16 @@ def test_a_hand_built_or_changed_config_is_checked_by_validate_config():
     assert [p.split(":")[0] for p in error.value.problems] == ["top_p", "beta", "scale_rewards", "learning_rate"]
     config = make_config("quick_cpu", hardware=CPU)
     config.max_completion_length, config.loss_type = 0, "ppo"
-    with pytest.raises(ConfigError, match=r"max_completion_length: 0 must be a whole number >= 1.*\n.*loss_type: 'ppo'"):
+    with pytest.raises(
+        ConfigError, match=r"max_completion_length: 0 must be a whole number >= 1.*\n.*loss_type: 'ppo'"
+    ):
         validate_config(config)
 
 
 def test_a_misspelt_choice_gets_the_closest_value():
-    assert "did you mean lr_scheduler_type='cosine'? type lr_scheduler_type=" in field_problem("lr_scheduler_type", "cosin")
+    assert "did you mean lr_scheduler_type='cosine'? type lr_scheduler_type=" in field_problem(
+        "lr_scheduler_type", "cosin"
+    )
     assert "did you mean loss_type='dr_grpo'?" in field_problem("loss_type", "drgrpo")
     assert "did you mean" not in field_problem("loss_type", "ppo")
 
@@ -147,7 +160,9 @@ def test_a_saved_config_cut_off_or_from_another_trl_version(tmp_path):
     with pytest.raises(ConfigError, match=r"the file is not complete JSON \(.*\): it was cut off .*save_config"):
         load_config(path)
     path.write_text(json.dumps({**json.loads(text), "vllm_sleep_level_v9": 1}))
-    with pytest.raises(ConfigError, match=r"vllm_sleep_level_v9: not a GRPOConfig setting.*saved by another TRL version"):
+    with pytest.raises(
+        ConfigError, match=r"vllm_sleep_level_v9: not a GRPOConfig setting.*saved by another TRL version"
+    ):
         load_config(path)
     path.write_text(json.dumps({**json.loads(text), "temperature": -1}))
     with pytest.raises(ConfigError, match=r"temperature: -1 must be a finite number > 0"):
@@ -196,8 +211,8 @@ def test_sweep_each_value_gets_a_named_error_or_a_config_grpotrainer_takes(tiny_
         if name == "output_dir" and (value is None or (isinstance(value, str) and value)):
             value = str(tmp_path / "out")  # GRPOTrainer makes the folder: never in the working directory
         settings = {**SMALL, "output_dir": str(tmp_path / f"c{case}"), name: value}
-        if name == "loss_type" and value in COMPANIONS:
-            settings.update(COMPANIONS[value])
+        if name == "loss_type" and value in LOSS_COMPANIONS:
+            settings.update(LOSS_COMPANIONS[value])
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -1,6 +1,8 @@
 """grpo_helpers.environment: the switches, the machine, the backend and the hardware report."""
 import ast
 import dataclasses
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,7 +39,9 @@ def test_detect_hardware_on_this_machine_is_cpu():
     assert hw.device == "cpu" and not hw.has_cuda and hw.cpu_count >= 1 and not environment.cuda_available()
 
 
-@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)])
+@pytest.mark.parametrize(
+    "avx512_bf16, amx, expected", [(True, False, True), (False, True, True), (False, False, False)]
+)
 def test_cpu_bf16_follows_the_cpus_bfloat16_instructions(monkeypatch, avx512_bf16, amx, expected):
     import torch
 
@@ -86,7 +90,8 @@ def test_a_bf16_gpu_with_20_gib_gets_16_bit_weights(monkeypatch, bf16, vram, exp
 
 
 @pytest.mark.parametrize(
-    "value, message", [("fast", "is not understood"), ("unsloth", "needs a CUDA GPU"), ("bitsandbytes", "needs a CUDA GPU")]
+    "value, message",
+    [("fast", "is not understood"), ("unsloth", "needs a CUDA GPU"), ("bitsandbytes", "needs a CUDA GPU")],
 )
 def test_backend_override_errors_say_what_to_change(monkeypatch, value, message):
     monkeypatch.setenv("GRPO_BACKEND", value)
@@ -159,12 +164,41 @@ def test_no_other_module_reads_the_environment():
             continue
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Attribute):
-                assert ast.unparse(node) not in ("os.environ", "os.getenv"), f"{module.name}:{node.lineno} reads the environment"
+                assert ast.unparse(node) not in ("os.environ", "os.getenv"), (
+                    f"{module.name}:{node.lineno} reads the environment"
+                )
 
 
-def test_a_test_run_never_writes_to_runs_latest():
-    # conftest.py gives every test run a new run folder (notebooks 05 -> 06 -> 07 pass files through it)
-    assert environment.run_dir().resolve() != (Path("runs") / "latest").resolve()
+ROOT = Path(__file__).resolve().parents[1]
+WHERE_A_TEST_RUN_WRITES = """import json, runpy, sys
+runpy.run_path(sys.argv[1])  # the repository's conftest.py, as pytest loads it
+from grpo_helpers.environment import run_dir
+print(json.dumps({"run_dir": str(run_dir().resolve()), "empty": not any(run_dir().iterdir())}))
+"""
+
+
+def run_conftest(env):
+    done = subprocess.run([sys.executable, "-c", WHERE_A_TEST_RUN_WRITES, str(ROOT / "conftest.py")], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_test_run_gets_a_new_empty_run_folder_outside_runs_and_removes_it_at_the_end(monkeypatch):
+    """conftest.py: notebooks 05 -> 06 -> 07 pass files through the run folder, so a test run must never see
+    (or write to) what make run or make lab left in runs/latest; its own folder is gone when it ends."""
+    env = {k: v for k, v in os.environ.items() if k != "GRPO_RUN_DIR"}
+    first, second = run_conftest(env), run_conftest(env)
+    assert first["empty"] and second["empty"] and first["run_dir"] != second["run_dir"]
+    for seen in (first, second):
+        assert not Path(seen["run_dir"]).is_relative_to(ROOT / "runs"), seen
+        assert not Path(seen["run_dir"]).exists(), f"{seen['run_dir']} was left behind"
+
+
+def test_a_run_folder_given_to_a_test_run_is_used_and_kept(tmp_path):
+    mine = tmp_path / "mine"
+    seen = run_conftest({**os.environ, "GRPO_RUN_DIR": str(mine)})
+    assert seen == {"run_dir": str(mine.resolve()), "empty": True} and mine.is_dir()
 
 
 def test_the_run_folder_cell_keeps_colab_runs_on_drive(monkeypatch, tmp_path):

@@ -3,6 +3,8 @@ syntax, the wheel list and slimming, and the summary written from junit XML and 
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,11 +28,116 @@ gpu_summary = load("gpu_summary")
 gpu_wheels = load("gpu_wheels")
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
-@pytest.mark.parametrize("script", ["gpu_check.sh", "gpu_real_model.sh"])
-def test_the_shell_scripts_are_valid_bash(script):
-    done = subprocess.run(["bash", "-n", str(GPU_CHECK / script)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+# gpu_check.sh run on the CPU in a copy of its checkout: a python3 first on PATH answers for pip, the model build
+# and the probe, and for pytest: it records its arguments and environment, and reports each notebook it was
+# given as passed, as gpu_check_plugin.py would; the summary is written by the real Python.
+FAKE_PYTHON = r"""#!/usr/bin/env bash
+case "$1 $2" in
+    "-m pip") exit 0 ;;
+    "-m pytest")
+        printf '%s\n' "$@" >"$CALLS/pytest_$GPU_CHECK_LABEL.args"
+        env | grep -E '^(GRPO_|HF_HUB_OFFLINE=)' | sort >"$CALLS/env_$GPU_CHECK_LABEL"
+        for arg in "$@"; do
+            case $arg in notebooks/*) printf '{"event": "result", "run": "%s", "time": 1, "nodeid": "%s::%s", "when": "call", "outcome": "passed", "seconds": 1.0}\n' "$GPU_CHECK_LABEL" "$arg" "${arg#notebooks/}" >>"$GPU_CHECK_PROGRESS" ;; esac
+        done
+        exit 0 ;;
+    "-c import xdist") exit 1 ;;
+    "- "*) cat >/dev/null; echo "random-init model (fake)"; exit 0 ;;
+esac
+case "$2" in probe) echo '{"gpus": []}'; exit 0 ;; esac
+exec "$REAL_PYTHON" "$@"
+"""  # noqa: E501
+NOTEBOOK_NAMES = ["00_start.ipynb", "03_rewards.ipynb", "04_prepare.ipynb", "05_configure.ipynb", "06_train.ipynb",
+                  "07_evaluate.ipynb", "08_scratch.ipynb", "10_help.ipynb"]
+
+
+def run_gpu_check(tmp_path, wheels=True, **env):
+    """bash gpu_check.sh in a copy of the checkout; returns (the run, the pytest calls' arguments by label)."""
+    root, calls, bin_dir = tmp_path / "checkout", tmp_path / "calls", tmp_path / "bin"
+    for folder in (root / "gpu_check", root / "notebooks", calls, bin_dir):
+        folder.mkdir(parents=True)
+    for name in ("gpu_check.sh", "gpu_summary.py"):
+        shutil.copy(GPU_CHECK / name, root / "gpu_check" / name)
+    for name in NOTEBOOK_NAMES:
+        (root / "notebooks" / name).write_text("{}")
+    if wheels:
+        (root / ".whl").mkdir()
+        (root / ".whl" / "unsloth-1.0-py3-none-any.whl").write_bytes(b"")
+    (bin_dir / "python3").write_text(FAKE_PYTHON)
+    (bin_dir / "python3").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "REAL_PYTHON": sys.executable,
+        "CALLS": str(calls),
+        "GPU_CHECK_WORK": str(tmp_path / "work"),
+        "OUT": str(tmp_path / "out"),
+        **env,
+    }
+    done = subprocess.run(
+        ["bash", str(root / "gpu_check" / "gpu_check.sh")], env=env, capture_output=True, text=True, timeout=120
+    )
+    pytest_calls = {
+        p.name[len("pytest_") : -len(".args")]: p.read_text().splitlines() for p in calls.glob("pytest_*.args")
+    }
+    return done, pytest_calls
+
+
+needs_bash = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None, reason="no bash")
+
+
+@needs_bash
+def test_the_check_runs_notebooks_04_to_07_in_one_run_and_the_rest_beside_it_within_the_budget(tmp_path):
+    for script in ("gpu_check.sh", "gpu_real_model.sh"):
+        syntax = subprocess.run(["bash", "-n", str(GPU_CHECK / script)], capture_output=True, text=True)
+        assert syntax.returncode == 0, syntax.stderr
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_BUDGET="300")
+    assert sorted(calls) == ["chain", "rest"], done.stdout[-3000:]
+    notebooks = {label: [a.split("/")[-1] for a in args if a.startswith("notebooks/")] for label, args in calls.items()}
+    assert notebooks["chain"] == ["04_prepare.ipynb", "05_configure.ipynb", "06_train.ipynb", "07_evaluate.ipynb"]
+    assert notebooks["rest"] == ["00_start.ipynb", "03_rewards.ipynb", "08_scratch.ipynb", "10_help.ipynb"]
+    assert "tests" in calls["rest"] and "tests" not in calls["chain"]
+    left = int(re.search(r"== pytest: (\d+) s left", done.stdout).group(1))
+    assert 300 - 45 - 10 <= left <= 300 - 45  # the budget less what ran before and 45 s for the clean-up and summary
+    for label, args in calls.items():
+        assert f"--nbmake-timeout={left}" in args and "gpu_check_plugin" in args
+        env = (tmp_path / "calls" / f"env_{label}").read_text().splitlines()
+        assert {"GRPO_QUICK=1", "GRPO_INSTALL=check", "HF_HUB_OFFLINE=1"} <= set(env), env  # quick mode, offline
+    steps = (tmp_path / "work" / "steps.tsv").read_text().splitlines()
+    assert [line.split("\t")[:2] for line in steps][:2] == [["install", "0"], ["model", "0"]]
+    assert (tmp_path / "out" / "gpu_summary.json").is_file() and (tmp_path / "out" / "gpu_check.log").is_file()
+
+
+@needs_bash
+def test_gpu_check_only_runs_just_those_notebooks_and_says_it_is_a_partial_check(tmp_path):
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_ONLY="notebooks/07_evaluate.ipynb notebooks/10_help.ipynb")
+    assert list(calls) == ["chain"], done.stdout[-3000:]  # no unit tests
+    assert [a for a in calls["chain"] if a.startswith("notebooks/")] == ["notebooks/07_evaluate.ipynb",
+                                                                         "notebooks/10_help.ipynb"]
+    summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
+    assert (
+        done.returncode == 0
+        and summary["status"] == "passed"
+        and summary["only"] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    )
+    assert [row["notebook"] for row in summary["notebooks"]] == ["07_evaluate.ipynb", "10_help.ipynb"]
+    assert "(a partial check" in (tmp_path / "out" / "gpu_summary.md").read_text().splitlines()[0]
+
+
+@needs_bash
+def test_a_budget_too_small_for_the_tests_stops_before_pytest_with_a_summary(tmp_path):
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_BUDGET="100")
+    assert done.returncode == 1 and calls == {}
+    assert re.search(r"only \d+ s left for the tests", done.stdout)
+    assert json.loads((tmp_path / "out" / "gpu_summary.json").read_text())["status"] != "passed"
+
+
+@needs_bash
+def test_without_wheels_the_check_says_how_to_get_them_and_still_writes_its_summary(tmp_path):
+    done, calls = run_gpu_check(tmp_path, wheels=False)
+    assert done.returncode == 2 and calls == {}
+    assert "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py" in done.stdout
+    assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: ")
 
 
 def test_wheel_list_has_one_version_each_and_leaves_the_machines_packages_alone():
@@ -72,7 +179,7 @@ E   AssertionError: 2 != 3</failure></testcase>
   <failure message="RuntimeError">Cell In[15], line 3
 RuntimeError: expected mat1 and mat2 to have the same dtype, but got: c10::BFloat16 != float</failure></testcase>
 </testsuite></testsuites>
-"""
+"""  # noqa: E501
 
 
 def test_summary_from_junit_xml(tmp_path):
@@ -100,14 +207,42 @@ def test_summary_from_junit_xml(tmp_path):
 def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
     progress = tmp_path / "progress.jsonl"
     lines = [
-        {"event": "collected", "run": "rest", "time": 1, "nodeids": ["tests/test_a.py::test_one", "tests/test_a.py::test_two"]},
-        {"event": "result", "run": "rest", "time": 2, "nodeid": "tests/test_a.py::test_one", "when": "call", "outcome": "passed", "seconds": 0.1},
-        {"event": "result", "run": "chain", "time": 3, "nodeid": "notebooks/04_prepare_gsm8k.ipynb::04_prepare_gsm8k.ipynb",
-         "when": "call", "outcome": "passed", "seconds": 30.0},
+        {
+            "event": "collected",
+            "run": "rest",
+            "time": 1,
+            "nodeids": ["tests/test_a.py::test_one", "tests/test_a.py::test_two"],
+        },
+        {
+            "event": "result",
+            "run": "rest",
+            "time": 2,
+            "nodeid": "tests/test_a.py::test_one",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 0.1,
+        },
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 3,
+            "nodeid": "notebooks/04_prepare_gsm8k.ipynb::04_prepare_gsm8k.ipynb",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 30.0,
+        },
         {"event": "interrupted", "run": "chain", "time": 10},
-        {"event": "result", "run": "chain", "time": 11, "nodeid": "notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb",
-         "when": "call", "outcome": "failed", "seconds": 7.0, "message": "KeyboardInterrupt"},
-    ]  # fmt: skip
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 11,
+            "nodeid": "notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb",
+            "when": "call",
+            "outcome": "failed",
+            "seconds": 7.0,
+            "message": "KeyboardInterrupt",
+        },
+    ]
     progress.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"event": "res')  # a torn last line
     steps = tmp_path / "steps.tsv"
     log = tmp_path / "pytest_chain.log"
@@ -122,20 +257,50 @@ def test_summary_from_progress_lines_of_a_run_stopped_at_the_deadline(tmp_path):
 
 
 def test_a_unit_test_whose_parameter_names_a_notebook_counts_as_a_unit_test():
-    assert gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb") == "05_configure_grpo.ipynb"
-    assert gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
+    assert (
+        gpu_summary.notebook_of("notebooks/05_configure_grpo.ipynb::05_configure_grpo.ipynb")
+        == "05_configure_grpo.ipynb"
+    )
+    assert (
+        gpu_summary.notebook_of("tests/test_notebook_structure.py::test_chapter_shape[05_configure_grpo.ipynb]") is None
+    )
 
 
 def test_a_gpu_check_only_run_lists_its_notebooks_and_passes_when_they_pass(tmp_path):
     progress = tmp_path / "progress.jsonl"
-    lines = [{"event": "result", "run": "chain", "time": 1, "nodeid": f"notebooks/{nb}::{nb}", "when": "call",
-              "outcome": "passed", "seconds": 40.0} for nb in ("01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb")]
+    lines = [
+        {
+            "event": "result",
+            "run": "chain",
+            "time": 1,
+            "nodeid": f"notebooks/{nb}::{nb}",
+            "when": "call",
+            "outcome": "passed",
+            "seconds": 40.0,
+        }
+        for nb in ("01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb")
+    ]
     progress.write_text("".join(json.dumps(x) + "\n" for x in lines))
     steps = tmp_path / "steps.tsv"
     steps.write_text("pytest notebooks 04 and later\t0\t90\n")
-    code = gpu_summary.main(["write", "--out", str(tmp_path / "out"), "--steps", str(steps), "--progress", str(progress),
-                             "--notebooks", "notebooks/01_load_4bit_model.ipynb", "notebooks/08_grpo_from_scratch.ipynb"])
+    code = gpu_summary.main(
+        [
+            "write",
+            "--out",
+            str(tmp_path / "out"),
+            "--steps",
+            str(steps),
+            "--progress",
+            str(progress),
+            "--notebooks",
+            "notebooks/01_load_4bit_model.ipynb",
+            "notebooks/08_grpo_from_scratch.ipynb",
+        ]
+    )
     summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
     assert code == 0 and summary["status"] == "passed"
-    assert [row["notebook"] for row in summary["notebooks"]] == ["01_load_4bit_model.ipynb", "08_grpo_from_scratch.ipynb"]
+    assert [row["notebook"] for row in summary["notebooks"]] == [
+        "01_load_4bit_model.ipynb",
+        "08_grpo_from_scratch.ipynb",
+    ]
     assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: passed (a partial check")

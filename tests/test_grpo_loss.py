@@ -14,9 +14,9 @@ import types
 import pytest
 import torch
 
+from benchmarks.common.notebook_cells import run_cell
 from grpo_helpers.config import LOSS_COMPANIONS, accepted_loss_types
 from grpo_helpers.grpo_loss import LOSS_TYPES, SCALE_REWARDS, completion_logps, group_advantages, grpo_loss
-from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
 TOLERANCE = 1e-5  # float32: the by-hand loss and TRL's differ by rounding only
@@ -39,7 +39,9 @@ def settings_for(loss_type: str) -> dict:
 
 
 def test_every_loss_type_of_the_installed_trl_is_covered():
-    assert set(accepted_loss_types()) <= set(LOSS_TYPES), f"TRL accepts loss types grpo_loss lacks: {accepted_loss_types()}"
+    assert set(accepted_loss_types()) <= set(LOSS_TYPES), (
+        f"TRL accepts loss types grpo_loss lacks: {accepted_loss_types()}"
+    )
 
 
 @pytest.mark.parametrize("scale", SCALE_REWARDS)
@@ -95,11 +97,20 @@ def trl_loss_on_tensors(loss_type, logps, old_logps, ref_logps, advantages, mask
     state = types.SimpleNamespace(
         args=args, loss_type=loss_type, beta=args.beta, epsilon_low=args.epsilon,
         epsilon_high=args.epsilon_high if args.epsilon_high is not None else args.epsilon,
-        importance_sampling_level=args.importance_sampling_level, max_completion_length=settings["max_completion_length"],
-        top_entropy_quantile=1.0, off_policy_mask_threshold=None, use_vllm=False, aux_loss_enabled=False,
-        vllm_importance_sampling_correction=False, _entropy_bonus_enabled=False, current_gradient_accumulation_steps=1,
-        model=types.SimpleNamespace(training=True), accelerator=_Accelerator(), _metrics={"train": _Metrics()},
-        get_gamma_weights=trainer_class.get_gamma_weights, get_off_policy_mask=trainer_class.get_off_policy_mask,
+        importance_sampling_level=args.importance_sampling_level,
+        max_completion_length=settings["max_completion_length"],
+        top_entropy_quantile=1.0,
+        off_policy_mask_threshold=None,
+        use_vllm=False,
+        aux_loss_enabled=False,
+        vllm_importance_sampling_correction=False,
+        _entropy_bonus_enabled=False,
+        current_gradient_accumulation_steps=1,
+        model=types.SimpleNamespace(training=True),
+        accelerator=_Accelerator(),
+        _metrics={"train": _Metrics()},
+        get_gamma_weights=trainer_class.get_gamma_weights,
+        get_off_policy_mask=trainer_class.get_off_policy_mask,
         _get_per_token_logps_and_entropies=lambda *a, **k: (logps, torch.zeros_like(logps), None),
     )
     b, t = mask.shape
@@ -150,8 +161,18 @@ def tiny_trainer(tiny_dir, tmp_path, reward_funcs, **overrides):
 
     model, tokenizer = tiny_lora_model(tiny_dir)
     dataset = Dataset.from_dict({"prompt": ["What is 2 + 3?", "Name a colour.", "Count to three."]})
-    settings = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, per_device_train_batch_size=12,
-                    max_completion_length=7, report_to="none", save_strategy="no", seed=3, temperature=0.9)
+    settings = dict(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        num_generations=4,
+        per_device_train_batch_size=12,
+        max_completion_length=7,
+        report_to="none",
+        save_strategy="no",
+        seed=3,
+        temperature=0.9,
+    )
     config = GRPOConfig(**{**settings, **overrides})
     trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset,
                           processing_class=tokenizer)
@@ -204,7 +225,7 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     theirs = trainer.compute_loss(trainer.model, inputs)
     their_grads = torch.autograd.grad(theirs, params)
     assert difference(ours.item(), theirs.item()) < TOLERANCE  # vespo's loss here is about 2.04: 8e-6 relative
-    assert max((a - b).abs().max().item() for a, b in zip(our_grads, their_grads)) < TOLERANCE
+    assert max((a - b).abs().max().item() for a, b in zip(our_grads, their_grads, strict=True)) < TOLERANCE
     assert max(g.abs().max().item() for g in our_grads) > 0
 
 

@@ -18,7 +18,17 @@ from grpo_helpers.install import (
     read_pins,
 )
 
-GPU_PATH = {"unsloth", "unsloth_zoo", "trl", "transformers", "peft", "datasets", "accelerate", "bitsandbytes", "math-verify"}
+GPU_PATH = {
+    "unsloth",
+    "unsloth_zoo",
+    "trl",
+    "transformers",
+    "peft",
+    "datasets",
+    "accelerate",
+    "bitsandbytes",
+    "math-verify",
+}
 PLATFORM = {"torch", "pandas", "matplotlib", "ipywidgets"}
 
 # A Colab GPU runtime: googlecolab/backend-info, pip-freeze.gpu.txt (commit 03a89033, mid-2026).
@@ -228,7 +238,7 @@ OFFLINE_PIP = """\
 WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection broken by 'NewConnectionError('<pip._vendor.urllib3.connection.HTTPSConnection object at 0x7f>: Failed to establish a new connection: [Errno -3] Temporary failure in name resolution')': /simple/unsloth/
 ERROR: Could not find a version that satisfies the requirement unsloth==2026.10.9 (from versions: none)
 ERROR: No matching distribution found for unsloth==2026.10.9
-"""
+"""  # noqa: E501 (pip's own line)
 
 
 def test_offline_pip_failure_says_what_to_do(gpu_machine, monkeypatch, capsys):

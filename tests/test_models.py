@@ -6,12 +6,22 @@ import torch
 
 import grpo_helpers.models as models
 from grpo_helpers.environment import Hardware, detect_hardware
-from grpo_helpers.models import DEFAULT_MODEL, LORA_TARGET_MODULES, OfflineModelUnavailable, add_lora, load_model
-from grpo_helpers.models import offline_model_path, resolve_model, tutorial_model
+from grpo_helpers.models import (
+    DEFAULT_MODEL,
+    LORA_TARGET_MODULES,
+    OfflineModelUnavailable,
+    add_lora,
+    load_model,
+    offline_model_path,
+    resolve_model,
+    tutorial_model,
+)
 
 
 def greedy_reply(model, tokenizer, question: str, max_new_tokens: int) -> str:
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+    )
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
@@ -26,7 +36,11 @@ def test_offline_copy_is_a_plain_safetensors_folder():
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    assert (tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token) == ("<|im_end|>", "<|im_end|>", "<|im_start|>")
+    assert (tokenizer.eos_token, tokenizer.pad_token, tokenizer.bos_token) == (
+        "<|im_end|>",
+        "<|im_end|>",
+        "<|im_start|>",
+    )
 
 
 def test_an_older_or_partial_conversion_is_converted_again(tmp_path):
@@ -115,7 +129,9 @@ def test_add_lora_trains_only_the_adapters(tiny):
     total_before = tiny.num_parameters()
     peft_model = add_lora(tiny, backend="transformers", r=8, lora_alpha=16)
     trainable, total = peft_model.get_nb_trainable_parameters()
-    adapted = [m for n, m in peft_model.named_modules() if hasattr(m, "lora_A") and n.split(".")[-1] in LORA_TARGET_MODULES]
+    adapted = [
+        m for n, m in peft_model.named_modules() if hasattr(m, "lora_A") and n.split(".")[-1] in LORA_TARGET_MODULES
+    ]
     assert len(adapted) == 2 * 7  # every projection of every layer
     assert trainable == sum(8 * (m.in_features + m.out_features) for m in adapted)
     assert total == total_before + trainable
@@ -157,7 +173,9 @@ def test_explicit_checkpointing_is_honoured(tiny):
 
 
 @pytest.mark.parametrize("cpu_bf16, expected", [(True, torch.bfloat16), (False, torch.float32)])
-def test_on_a_cpu_the_weights_are_bfloat16_only_where_it_has_bfloat16_instructions(tiny_dir, monkeypatch, cpu_bf16, expected):
+def test_on_a_cpu_the_weights_are_bfloat16_only_where_it_has_bfloat16_instructions(
+    tiny_dir, monkeypatch, cpu_bf16, expected
+):
     import dataclasses
 
     cpu = dataclasses.replace(detect_hardware(), device="cpu", bf16=cpu_bf16)
@@ -165,4 +183,6 @@ def test_on_a_cpu_the_weights_are_bfloat16_only_where_it_has_bfloat16_instructio
     assert load_model(str(tiny_dir), load_in_4bit=False, backend="transformers")[0].dtype == expected
     assert load_model(str(tiny_dir), backend="transformers", dtype=torch.float32)[0].dtype == torch.float32  # asked for
     peft_model = add_lora(load_model(str(tiny_dir), backend="transformers")[0], backend="transformers", r=4)
-    assert {p.dtype for n, p in peft_model.named_parameters() if p.requires_grad} == {torch.float32}  # PEFT: LoRA in float32
+    assert {p.dtype for n, p in peft_model.named_parameters() if p.requires_grad} == {
+        torch.float32
+    }  # PEFT: LoRA in float32

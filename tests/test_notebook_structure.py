@@ -8,6 +8,7 @@ import pytest
 from benchmarks.common.notebook_cells import notebooks, python_source, read, tagged_cell
 
 NOTEBOOKS = notebooks()
+NOTEBOOKS_DIR = NOTEBOOKS[0].parent
 
 
 def test_the_learning_path_is_numbered_without_gaps():
@@ -30,7 +31,9 @@ def test_chapter_shape(path):
     title = cells[0].source
     assert title.startswith("# ") and "**Goal" in title
     for badge in ("colab.research.google.com/github/", "kaggle.com/kernels/welcome", "mybinder.org/v2/gh/"):
-        assert re.search(re.escape(badge) + r"\S*" + re.escape(path.name), title), f"{badge} badge must open {path.name}"
+        assert re.search(re.escape(badge) + r"\S*" + re.escape(path.name), title), (
+            f"{badge} badge must open {path.name}"
+        )
     assert cells[1].metadata.get("tags") == ["install"] and cells[2].metadata.get("tags") == ["hardware"]
     assert "## Recap" in cells[-1].source
     if path != NOTEBOOKS[-1]:
@@ -80,29 +83,20 @@ def imported_modules(source: str) -> set[str]:
     return names
 
 
-def test_unsloth_is_imported_before_transformers_trl_and_peft():
-    """On the GPU path the hardware cell imports Unsloth; no code cell above it imports what Unsloth patches."""
-    for path in NOTEBOOKS:
-        cells = [c for c in read(path).cells if c.cell_type == "code"]
-        hardware = python_source(cells[1])
-        tree = ast.parse(hardware)
-        guarded = [n for n in ast.walk(tree) if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
-        assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
-            f"{path.name}: the hardware cell must import unsloth when BACKEND == 'unsloth'"
-        )
-        for cell in cells[:2]:
-            early = imported_modules(python_source(cell)) & set(HEAVY)
-            assert not early, f"{path.name}: {sorted(early)} imported before Unsloth"
-
-
-def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
-    """Run the install and hardware cells as a notebook would (install in check-only mode): the helper
-    modules they import must not import transformers, TRL or PEFT, or Unsloth would come too late."""
+def test_unsloth_comes_before_transformers_trl_and_peft():
+    """Unsloth patches transformers, TRL and PEFT, so it must be imported first. Every notebook's first two
+    cells are the same (test_install_and_hardware_cells_are_shared): run them as a notebook would (install in
+    check-only mode): what they import must not bring transformers, TRL or PEFT, and the hardware cell imports
+    Unsloth itself when BACKEND == 'unsloth' (no Unsloth on a CPU, so that branch is read, not run)."""
     import os
     import subprocess
     import sys
 
     cells = [c for c in read(NOTEBOOKS[0]).cells if c.cell_type == "code"][:2]
+    guarded = [n for n in ast.walk(ast.parse(python_source(cells[1])))
+               if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
+    assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
+        "the hardware cell must import unsloth when BACKEND == 'unsloth'")
     script = "\n".join(python_source(c) for c in cells)
     script += f"\nimport sys\nearly = [m for m in {HEAVY!r} if m in sys.modules]\nassert not early, early\n"
     env = {**os.environ, "GRPO_INSTALL": "check", "GRPO_BACKEND": "transformers"}
@@ -113,9 +107,8 @@ def test_the_first_two_cells_leave_transformers_trl_and_peft_unimported():
 def test_every_4bit_load_uses_the_settings_of_load_model():
     """Notebook 01 writes the bitsandbytes load out in full (the others import load_model): the same NF4 settings,
     names and values, as models.load_model."""
-    from notebook_calls import keyword_sources
-
     import grpo_helpers.models as models
+    from notebook_calls import keyword_sources
 
     taught = [{k.arg: ast.unparse(k.value) for k in node.keywords}
               for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
@@ -125,8 +118,40 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     assert [notebook for notebook, _ in calls] == ["01_load_4bit_model.ipynb"]
     constants = {name: value for name, value in taught[0].items() if name != "bnb_4bit_compute_dtype"}  # a variable
     for notebook, keywords in calls:
-        assert set(keywords) == set(taught[0]), f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
+        assert set(keywords) == set(taught[0]), (
+            f"{notebook}: BitsAndBytesConfig({keywords}) against load_model's {taught[0]}"
+        )
         assert {name: keywords[name] for name in constants} == constants, f"{notebook}: BitsAndBytesConfig({keywords})"
+    # the compute dtype is a variable on both sides: the dtype each picks, on a GPU with and without bfloat16
+    taught_dtype = assigned_source(Path(models.__file__).read_text(), taught[0]["bnb_4bit_compute_dtype"])
+    for notebook, keywords in calls:
+        cell = next(python_source(c) for c in read(NOTEBOOKS_DIR / notebook).cells
+                    if c.cell_type == "code" and "BitsAndBytesConfig(" in c.source)
+        their_dtype = assigned_source(cell, keywords["bnb_4bit_compute_dtype"])
+        for bf16 in (True, False):
+            assert gpu_dtype(their_dtype, bf16) == gpu_dtype(taught_dtype, bf16), (
+                f"{notebook}: bnb_4bit_compute_dtype={their_dtype} against load_model's {taught_dtype} (bf16={bf16})")
+
+
+def assigned_source(source: str, name: str) -> str:
+    """The source of the value last assigned to ``name`` above the BitsAndBytesConfig call in ``source``."""
+    tree = ast.parse(source)
+    call = next(node.lineno for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("BitsAndBytesConfig"))
+    values = sorted((node.lineno, ast.unparse(node.value)) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                    and node.lineno < call and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
+    assert values, f"no assignment to {name} above BitsAndBytesConfig(...)"
+    return values[-1][1]
+
+
+def gpu_dtype(expression: str, bf16: bool):
+    """What a dtype expression picks on a CUDA GPU (``dtype`` not given, as the notebooks call load_model)."""
+    import types
+
+    import torch
+
+    hardware = types.SimpleNamespace(bf16=bf16, has_cuda=True, device="cuda")
+    return eval(expression, {"torch": torch, "hardware": hardware, "dtype": None})
 
 
 # What a committed notebook must never hold: a credential someone pasted (Hugging Face, OpenAI-style,
@@ -138,7 +163,8 @@ SECRETS = {
     "GitHub token": r"\b(?:ghp|gho|ghu|ghs|github_pat)_[A-Za-z0-9_]{20,}",
     "AWS access key": r"\bAKIA[0-9A-Z]{16}\b",
     "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
-    "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
+    "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b"
+                              r"['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
 }
 ABSOLUTE_PATHS = {"a home folder": r"/home/\w", "root's home": r"/root\b", "this workspace": r"/work/",
                   "a Windows drive": r"\b[A-Za-z]:(?:\\\\|\\|/)\w", "a macOS home": r"/Users/\w"}

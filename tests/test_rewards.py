@@ -5,16 +5,18 @@ import math
 
 import pytest
 
-from grpo_helpers.rewards import correctness_reward  # the path the notebooks use
-from grpo_helpers.rewards import RewardFunctionError, check_reward_functions, sample_completions
 from grpo_helpers.rewards import (
     ANSWER_FORMAT,
     ANSWER_INSTRUCTION,
     SYSTEM_PROMPT,
+    RewardFunctionError,
+    check_reward_functions,
     completion_text,
+    correctness_reward,  # the path the notebooks use
     format_answer,
     integer_answer_reward,
     make_overlong_penalty,
+    sample_completions,
     score_completion,
     soft_format_reward,
     strict_format_reward,
@@ -52,10 +54,15 @@ def test_each_reward_on_tricky_completions(shape):
     completions = [CASES[n][0] if shape == "text" else as_message(CASES[n][0]) for n in names]
     prompts = ["How many clips?"] * len(names)
     truth = ["72"] * len(names)
-    for column, func in enumerate([correctness_reward, strict_format_reward, soft_format_reward, integer_answer_reward], 1):
+    for column, func in enumerate(
+        [correctness_reward, strict_format_reward, soft_format_reward, integer_answer_reward], 1
+    ):
         scores = func(prompts=prompts, completions=completions, ground_truth=truth, completion_ids=None)
         expected = [CASES[n][column] for n in names]
-        assert scores == expected, (func.__name__, [(n, s, e) for n, s, e in zip(names, scores, expected) if s != e])
+        assert scores == expected, (
+            func.__name__,
+            [(n, s, e) for n, s, e in zip(names, scores, expected, strict=True) if s != e],
+        )
 
 
 def test_negative_ground_truth_with_unicode_minus():
@@ -117,7 +124,13 @@ def test_overlong_penalty():
 
 def test_names_read_well_in_trl_logs():
     names = [f.__name__ for f in tutorial_rewards(128)]
-    assert names == ["correctness_reward", "strict_format_reward", "soft_format_reward", "integer_answer_reward", "overlong_penalty"]
+    assert names == [
+        "correctness_reward",
+        "strict_format_reward",
+        "soft_format_reward",
+        "integer_answer_reward",
+        "overlong_penalty",
+    ]
 
 
 # ---- the guard --------------------------------------------------------------------------------
@@ -125,7 +138,9 @@ def dataset(rows=None, conversational=True):
     from datasets import Dataset
 
     prompt = [{"role": "user", "content": "What is 70 + 2?"}] if conversational else "What is 70 + 2?"
-    return Dataset.from_list(rows or [{"prompt": prompt, "ground_truth": "72"}, {"prompt": prompt, "ground_truth": "5"}])
+    return Dataset.from_list(
+        rows or [{"prompt": prompt, "ground_truth": "72"}, {"prompt": prompt, "ground_truth": "5"}]
+    )
 
 
 @pytest.mark.parametrize("conversational", [True, False])
@@ -180,7 +195,9 @@ def test_guard_needs_a_prompt_column_and_reports_a_missing_ground_truth():
     with pytest.raises(RewardFunctionError, match="no 'prompt' column.*rename_column"):
         check_reward_functions([correctness_reward], Dataset.from_list([{"question": "q", "answer": "1"}]))
     no_truth = Dataset.from_list([{"prompt": "q", "answer": "1"}])
-    with pytest.raises(RewardFunctionError, match=r"correctness_reward: needs the dataset column\(s\) \['ground_truth'\]"):
+    with pytest.raises(
+        RewardFunctionError, match=r"correctness_reward: needs the dataset column\(s\) \['ground_truth'\]"
+    ):
         check_reward_functions([correctness_reward], no_truth)
 
 
@@ -200,7 +217,8 @@ def test_guard_names_the_fix_for_chat_completions_and_bad_results():
     assert "one_number: returned 1.0 for 8 completions" in problems[1] and "one float per completion" in problems[1]
     assert "returns_none: returned None" in problems[2] and "return 0.0" in problems[2]
     assert check_reward_functions([breaks_on_chat], dataset(conversational=False)) == []  # strings: fine
-    assert check_reward_functions(["some/reward-model-id", *tutorial_rewards(64)], dataset()) == []  # models are skipped
+    # models are skipped
+    assert check_reward_functions(["some/reward-model-id", *tutorial_rewards(64)], dataset()) == []
 
 
 def test_guard_accepts_numpy_and_given_completions():
@@ -216,7 +234,9 @@ def test_guard_accepts_numpy_and_given_completions():
 def test_playground_updates_when_the_text_changes(monkeypatch):
     from grpo_helpers.widgets import reward_playground
 
-    play = reward_playground(tutorial_rewards(256), examples={"right": GOOD, "wrong": "<answer>1</answer>"}, ground_truth="72")
+    play = reward_playground(
+        tutorial_rewards(256), examples={"right": GOOD, "wrong": "<answer>1</answer>"}, ground_truth="72"
+    )
     assert play.extracted == "72" and play.scores["correctness_reward"] == 2.0
     assert "matches" in play.table.value
     play.text.value = "I think the answer is 72."

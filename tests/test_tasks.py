@@ -4,20 +4,31 @@ import re
 
 import pytest
 
+from benchmarks.common.notebook_cells import notebooks, python_source, read, run_cell
 from grpo_helpers import environment
 from grpo_helpers.arithmetic import word_problems
 from grpo_helpers.dashboard import quarter_means
 from grpo_helpers.environment import Hardware
 from grpo_helpers.evaluation import (
-    EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval,
+    EvalResult,
+    compare_results,
+    difference_interval,
+    save_evaluation,
+    wilson_interval,
 )
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
-from benchmarks.common.notebook_cells import notebooks, python_source, read, run_cell
 
 
 def hardware(cuda: bool) -> Hardware:
-    return Hardware(device="cuda" if cuda else "cpu", platform="local", cpu_count=2, ram_gib=8.0, gpu_name="GPU" if cuda else None,
-                    vram_gib=80.0 if cuda else None, bf16=cuda)
+    return Hardware(
+        device="cuda" if cuda else "cpu",
+        platform="local",
+        cpu_count=2,
+        ram_gib=8.0,
+        gpu_name="GPU" if cuda else None,
+        vram_gib=80.0 if cuda else None,
+        bf16=cuda,
+    )
 
 
 def test_the_task_follows_the_hardware():
@@ -36,7 +47,9 @@ def test_one_step_problems_train_and_are_held_out_apart():
     assert not guarded & set(held_out["question"])
     assert held_out["question"] == held_out_problems("one-step", 200)["question"]  # the same ones every time
     # a training set that holds a held-out question is refused
-    leaked = train_problems("one-step", 2).map(lambda row: {"prompt": [*row["prompt"][:-1], {"role": "user", "content": held_out[0]["question"]}]})
+    leaked = train_problems("one-step", 2).map(
+        lambda row: {"prompt": [*row["prompt"][:-1], {"role": "user", "content": held_out[0]["question"]}]}
+    )
     with pytest.raises(ValueError, match="also training questions"):
         held_out_problems("one-step", 10, avoid=leaked)
 
@@ -59,7 +72,8 @@ def test_results_carry_their_wilson_interval():
     assert r.correct == 8 and r.interval == wilson_interval(8, 128)
     assert "95% interval 3.2%-11.8%" in str(r)
     table = compare_results(result("base", 0, 16), r)
-    assert list(table["right"]) == [0, 8] and table["to"].iloc[0] == pytest.approx(0.194, abs=1e-3)  # not "0.0% to 0.0%"
+    # not "0.0% to 0.0%"
+    assert list(table["right"]) == [0, 8] and table["to"].iloc[0] == pytest.approx(0.194, abs=1e-3)
 
 
 def test_difference_interval_is_newcombes():
@@ -69,8 +83,9 @@ def test_difference_interval_is_newcombes():
     low, high = difference_interval(result("b", 8, 128), result("a", 8, 128))
     assert low < 0 < high
     # the same for the format rate: 48/80 -> 56/70 formatted, whatever the accuracy
-    assert difference_interval(result("b", 0, 80, formatted=48), result("a", 0, 70, formatted=56), column="formatted") == (low_high := (
-        difference_interval(result("b", 48, 80), result("a", 56, 70))))
+    assert difference_interval(
+        result("b", 0, 80, formatted=48), result("a", 0, 70, formatted=56), column="formatted"
+    ) == (low_high := (difference_interval(result("b", 48, 80), result("a", 56, 70))))
     assert round(low_high[0], 4) == 0.0524
 
 
@@ -93,7 +108,9 @@ def test_wrong_equations_find_wrong_working():
 
 
 def test_reward_quarters_compare_first_and_last_steps():
-    logs = [{"step": s, "reward": float(s), "rewards/correctness_reward/mean": s / 10, "loss": 0.0} for s in range(1, 9)]
+    logs = [
+        {"step": s, "reward": float(s), "rewards/correctness_reward/mean": s / 10, "loss": 0.0} for s in range(1, 9)
+    ]
     logs.append({"train_runtime": 1.0, "step": 8})
     trainer = type("Trainer", (), {"state": type("State", (), {"log_history": logs})})
     table = run_cell("06", "reward-quarters", {"trainer": trainer})["quarters"].round(3)  # notebook 06's table
@@ -110,7 +127,9 @@ def test_reward_quarters_compare_first_and_last_steps():
         quarter_means([])
 
 
-@pytest.mark.parametrize(("quick", "cuda", "mode", "value"), [("1", True, "quick", 1), ("0", True, "full", 3), ("", False, "cpu", 2)])
+@pytest.mark.parametrize(
+    ("quick", "cuda", "mode", "value"), [("1", True, "quick", 1), ("0", True, "full", 3), ("", False, "cpu", 2)]
+)
 def test_run_mode_names_the_values_pick_uses(monkeypatch, quick, cuda, mode, value):
     monkeypatch.setenv("GRPO_QUICK", quick)
     monkeypatch.setattr(environment, "cuda_available", lambda: cuda)

@@ -12,8 +12,7 @@ from grpo_helpers.dashboard import LiveRewardDashboard
 from grpo_helpers.environment import Hardware
 from grpo_helpers.rewards import RewardFunctionError, check_reward_functions
 from grpo_helpers.training import RewardPlateauStopper, SaveOnInterrupt, checkpoint_to_resume
-from tiny_model import tiny_lora_model
-from tiny_model import cpu_trainer  # noqa: E402
+from tiny_model import cpu_trainer, tiny_lora_model
 
 pytestmark = cpu_trainer
 
@@ -94,7 +93,11 @@ def test_stop_button_saves_a_checkpoint_at_the_end_of_the_step_and_resume_contin
     on_disk = load_file(str(checkpoint / "adapter_model.safetensors"))
     assert len(on_disk) == len(in_memory) > 0
     for name, tensor in on_disk.items():  # the checkpoint holds the weights the model has now
-        match = [v for k, v in in_memory.items() if k.replace(".default", "").endswith(name.split("base_model.model.", 1)[-1])]
+        match = [
+            v
+            for k, v in in_memory.items()
+            if k.replace(".default", "").endswith(name.split("base_model.model.", 1)[-1])
+        ]
         assert len(match) == 1 and torch.equal(match[0].detach(), tensor), name
 
     watcher = FirstStepOptimizerState()  # a fresh trainer, as after a kernel restart
@@ -194,10 +197,14 @@ def test_checkpoint_to_resume_names_the_folder_what_it_holds_and_what_to_pass(ti
     newest = str(out / "checkpoint-2")
     with pytest.raises(ValueError) as error:  # the output_dir instead of one of its checkpoints
         checkpoint_to_resume(str(out), out)
-    assert str(error.value) == (f"resume_from_checkpoint={str(out)!r}: {out} is not a checkpoint (no trainer_state.json; "
-                                f"it holds README.md, checkpoint-1, checkpoint-2): pass resume_from_checkpoint="
-                                f"{newest!r} or True (the newest in output_dir)")
-    with pytest.raises(ValueError, match=r"adapter is not a checkpoint \(no trainer_state.json; it holds README.md, adapter_config"):
+    assert str(error.value) == (
+        f"resume_from_checkpoint={str(out)!r}: {out} is not a checkpoint (no trainer_state.json; "
+        f"it holds README.md, checkpoint-1, checkpoint-2): pass resume_from_checkpoint="
+        f"{newest!r} or True (the newest in output_dir)"
+    )
+    with pytest.raises(
+        ValueError, match=r"adapter is not a checkpoint \(no trainer_state.json; it holds README.md, adapter_config"
+    ):
         checkpoint_to_resume(str(tmp_path / "adapter"), fresh)  # a saved adapter: weights, no trainer state
     with pytest.raises(ValueError, match=f"checkpoint-2 does not exist: pass resume_from_checkpoint={newest!r}"):
         checkpoint_to_resume("checkpoint-2", out)  # relative to the working folder, not to output_dir
@@ -213,7 +220,9 @@ def test_checkpoint_to_resume_names_the_folder_what_it_holds_and_what_to_pass(ti
 
 
 def _files(folder):
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_bad_input_that_stops_a_run_loses_nothing_written(tiny_dir, dataset, tmp_path):

@@ -10,7 +10,14 @@ from statistics import mean
 
 from grpo_helpers.dashboard import quarter_means
 
-CURVE_COLUMNS = ("step", "reward", "reward_std", "completions/mean_length", "completions/clipped_ratio", "frac_reward_zero_std")
+CURVE_COLUMNS = (
+    "step",
+    "reward",
+    "reward_std",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+    "frac_reward_zero_std",
+)
 
 
 def step_logs(log_history: list[dict]) -> list[dict]:
@@ -55,7 +62,9 @@ def write_curve(rows: list[dict], folder: Path) -> dict[str, Path]:
     return {"csv": csv_path, "png": png_path}
 
 
-def learning_numbers(rows: list[dict], completions_per_step: int, train_seconds: float, generation_seconds: float) -> dict:
+def learning_numbers(
+    rows: list[dict], completions_per_step: int, train_seconds: float, generation_seconds: float
+) -> dict:
     """Reward of the first and last quarter of steps, seconds per step and generated tokens per second."""
     first, last = quarter_means([row["reward"] for row in rows])
     tokens = sum(row["completions/mean_length"] * completions_per_step for row in rows)
@@ -113,8 +122,14 @@ def correctness_numbers(rows: list[dict], zero_std_shares: list[float]) -> dict:
 def eval_numbers(result, seconds: float) -> dict:
     """An ``EvalResult`` as accuracy with its 95% Wilson interval, format rate and problem count."""
     low, high = result.interval
-    return {"accuracy": round(result.accuracy, 4), "ci95": [round(low, 4), round(high, 4)], "correct": result.correct, "problems": result.n_examples,
-            "format_rate": round(result.format_rate, 4), "seconds": round(seconds, 1)}
+    return {
+        "accuracy": round(result.accuracy, 4),
+        "ci95": [round(low, 4), round(high, 4)],
+        "correct": result.correct,
+        "problems": result.n_examples,
+        "format_rate": round(result.format_rate, 4),
+        "seconds": round(seconds, 1),
+    }
 
 
 def passk_numbers(counts: list[int], k: int, seconds: float) -> dict:

@@ -23,12 +23,3 @@ def test_binder_uses_the_same_environment():
     assert (ROOT / "binder" / "environment.yml").read_text() == (ROOT / "environment.yml").read_text()
     post_build = (ROOT / "binder" / "postBuild").read_text()
     assert "--no-deps -r grpo_helpers/requirements/no-deps.txt" in post_build and "-e ." in post_build
-
-
-def test_makefile_and_ci_use_the_readme_commands():
-    makefile = (ROOT / "Makefile").read_text()
-    assert "REQS := grpo_helpers/requirements" in makefile and "-r $(REQS)/cpu.txt" in makefile and "--no-deps -r $(REQS)/no-deps.txt" in makefile
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
-    readme = (ROOT / "README.md").read_text()
-    for command in ("make run", "make test", "make lab"):
-        assert command in readme

@@ -10,8 +10,7 @@ from grpo_helpers.gsm8k import (
     prepare_gsm8k,
     prompt_token_lengths,
 )
-from grpo_helpers.rewards import check_reward_functions
-from grpo_helpers.rewards import SYSTEM_PROMPT, strict_format_reward, tutorial_rewards
+from grpo_helpers.rewards import SYSTEM_PROMPT, check_reward_functions, strict_format_reward, tutorial_rewards
 
 ROW = {"question": "Tom has 1,200 marbles and buys 3 more. How many?", "answer": "1200 + 3 = 1203\n#### 1,203"}
 
@@ -63,7 +62,8 @@ def test_prepare_gsm8k_columns_and_guard():
     assert len(prepare_gsm8k("train", n=2, source="bundled", worked_example=None)[0]["prompt"]) == 2
     plain = prepare_gsm8k("test", chat=False, n=3, source="bundled")
     assert isinstance(plain[0]["prompt"], str)
-    assert prepare_gsm8k("train", n=6, source="bundled")["ground_truth"] == chat["ground_truth"]  # seed fixes the sample
+    # seed fixes the sample
+    assert prepare_gsm8k("train", n=6, source="bundled")["ground_truth"] == chat["ground_truth"]
     for ds in (chat, plain):
         assert check_reward_functions(tutorial_rewards(128), ds) == []
 
@@ -80,12 +80,15 @@ def test_token_lengths_include_the_chat_template(tokenizer):
     plain = prepare_gsm8k("train", chat=False, n=4, source="bundled")
     chat_lengths, plain_lengths = prompt_token_lengths(chat, tokenizer), prompt_token_lengths(plain, tokenizer)
     system_tokens = len(tokenizer(SYSTEM_PROMPT)["input_ids"])
-    assert all(c > p + system_tokens for c, p in zip(chat_lengths, plain_lengths))
+    assert all(c > p + system_tokens for c, p in zip(chat_lengths, plain_lengths, strict=True))
     # the count GRPOTrainer's generation sees: the template, tokenized with no extra special tokens
     rendered = tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=False)
     assert chat_lengths[0] == len(tokenizer(rendered, add_special_tokens=False)["input_ids"])
-    assert chat_lengths[0] == len(tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=True,
-                                                                return_dict=True)["input_ids"])
+    assert chat_lengths[0] == len(
+        tokenizer.apply_chat_template(chat[0]["prompt"], add_generation_prompt=True, tokenize=True, return_dict=True)[
+            "input_ids"
+        ]
+    )
     assert plain_lengths[0] == len(tokenizer(plain[0]["prompt"])["input_ids"])
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grpo_helpers.environment import detect_hardware
-from grpo_helpers.evaluation import chat_generate
 from benchmarks.common import notebook_cells
 from benchmarks.common.notebook_cells import python_source, read
+from grpo_helpers.environment import detect_hardware
+from grpo_helpers.evaluation import chat_generate
 from tiny_model import tiny_lora_model
 
 NOTEBOOK = notebook_cells.notebook("07")
@@ -71,10 +71,14 @@ def test_the_loading_cell_gives_a_trainable_peft_model_that_answers_the_same(tra
     model, tokenizer = trained
     reloaded = loaded["model"]
     assert isinstance(reloaded, PeftModel) and Path(loaded["base_name"]).exists()
-    assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+    assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(
+        model, tokenizer, CHATS, max_new_tokens=12
+    )
     assert any(p.requires_grad for n, p in reloaded.named_parameters() if "lora_" in n)  # sections 3-4 train it
     with reloaded.disable_adapter(), model.disable_adapter():
-        assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(model, tokenizer, CHATS, max_new_tokens=12)
+        assert chat_generate(reloaded, loaded["tokenizer"], CHATS, max_new_tokens=12) == chat_generate(
+            model, tokenizer, CHATS, max_new_tokens=12
+        )
 
 
 def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_check_stays_float32(loaded):
@@ -82,7 +86,8 @@ def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and
     namespace = {**loaded, "hardware": bf16_cpu, "EXPORT_DIR": loaded["EXPORT_DIR"].parent / "export-bf16"}
     run_cell(LOAD, namespace)
     assert namespace["model"].get_base_model().dtype == torch.bfloat16
-    assert any(p.dtype == torch.float32 for n, p in namespace["model"].named_parameters() if "lora_" in n)  # PEFT keeps LoRA in float32
+    # PEFT keeps LoRA in float32
+    assert any(p.dtype == torch.float32 for n, p in namespace["model"].named_parameters() if "lora_" in n)
     run_cell(SAVE_ADAPTER, namespace)
     # the check compares two float32 copies (adapter separate, then merged), whatever the model in memory uses
     assert "Greedy replies before and after merging (float32 both): 3 of 3 identical" in run_cell(MERGE, namespace)
@@ -107,7 +112,7 @@ def test_the_export_cells_save_the_adapter_and_a_bfloat16_merged_copy_and_keep_t
     with safe_open(weights, framework="pt") as f:
         dtypes = {f.get_slice(name).get_dtype() for name in f.keys()}
     assert dtypes == {"BF16"}  # not float32: half the size
-    n_params = sum(p.numel() for p in model.get_base_model().parameters() if p.ndim)  # base weights, LoRA excluded below
+    n_params = sum(p.numel() for p in model.get_base_model().parameters() if p.ndim)  # LoRA excluded below
     n_lora = sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
     assert weights.stat().st_size < (n_params - n_lora) * 2.1 + 2**20
     assert AutoModelForCausalLM.from_pretrained(merged_dir).dtype == torch.bfloat16  # loads as a plain model
@@ -154,7 +159,9 @@ def test_exports_come_after_every_training_run_in_notebook_07():
     """Issue 12: an export that merges into the live model broke the next training cell. Here no
     cell trains after the first export, and the 4-bit merge that changes the live model is not called."""
     cells = [python_source(c) for c in read(NOTEBOOK).cells if c.cell_type == "code"]
-    exporting = [i for i, source in enumerate(cells) if calls_in(source) & {"save_pretrained_merged", "merge_and_unload"}]
+    exporting = [
+        i for i, source in enumerate(cells) if calls_in(source) & {"save_pretrained_merged", "merge_and_unload"}
+    ]
     training = [i for i, source in enumerate(cells) if "train" in calls_in(source)]
     assert exporting and training and max(training) < min(exporting)
     assert not any("merged_4bit" in source for source in cells)

@@ -6,9 +6,9 @@ cache's decoding step only without it, so the notebook unsets it on the trainer'
 """
 import pytest
 
+from benchmarks.common.notebook_cells import run_cell
 from grpo_helpers.config import make_config
 from grpo_helpers.environment import Hardware
-from benchmarks.common.notebook_cells import run_cell
 from tiny_model import cpu_trainer, tiny_lora_model
 
 pytestmark = cpu_trainer
@@ -34,8 +34,13 @@ def test_the_trainer_generates_with_a_static_cache_that_can_compile(tiny_dir, tm
     config = make_config("quick_cpu", output_dir=str(tmp_path), max_steps=1, num_generations=2,
                          per_device_train_batch_size=2, max_completion_length=8, reward_weights=None, **compiled)
     model, tokenizer = tiny_lora_model(tiny_dir)
-    trainer = GRPOTrainer(model=model, args=config, processing_class=tokenizer, reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
-                          train_dataset=Dataset.from_dict({"prompt": ["Say hi.", "Count."]}))
+    trainer = GRPOTrainer(
+        model=model,
+        args=config,
+        processing_class=tokenizer,
+        reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+        train_dataset=Dataset.from_dict({"prompt": ["Say hi.", "Count."]}),
+    )
     generation = trainer.generation_config
     assert generation.cache_implementation == "static" and generation.max_cache_len == 256
     assert generation.disable_compile is True, "TRL no longer disables compilation: notebook 06's line may be dropped"

@@ -5,10 +5,10 @@ import statistics
 import pytest
 from transformers import TrainerState
 
-from grpo_helpers.widgets import completion_browser, render_html
 from grpo_helpers.training import CompletionRecorder, as_text, record_completions
+from grpo_helpers.widgets import completion_browser, render_html
 from grpo_run import NUM_GENERATIONS, tiny_grpo_run
-from tiny_model import cpu_trainer  # noqa: E402
+from tiny_model import cpu_trainer
 
 pytestmark = cpu_trainer
 
@@ -28,7 +28,12 @@ def test_each_logged_step_holds_what_the_reward_functions_returned(run):
             assert [r.completion for r in records] == completions
             assert [r.rewards[name] for r in records] == pytest.approx(scores)
         assert [r.total for r in records] == pytest.approx(
-            [a + b for a, b in zip(run.calls["length_reward"][step - 1][1], run.calls["vowel_reward"][step - 1][1])]
+            [
+                a + b
+                for a, b in zip(
+                    run.calls["length_reward"][step - 1][1], run.calls["vowel_reward"][step - 1][1], strict=True
+                )
+            ]
         )
 
 
@@ -83,7 +88,9 @@ def write_table(run, step, from_step):
 
     folder = run.recorder.folder
     table = pq.read_table(folder / f"completions_{from_step:05d}.parquet").to_pylist()
-    pq.write_table(pa.Table.from_pylist([{**row, "step": step} for row in table]), folder / f"completions_{step:05d}.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{**row, "step": step} for row in table]), folder / f"completions_{step:05d}.parquet"
+    )
 
 
 def test_the_browser_follows_new_steps_as_they_are_recorded(run):
@@ -93,7 +100,9 @@ def test_the_browser_follows_new_steps_as_they_are_recorded(run):
     write_table(run, 5, from_step=2)
     recorder.on_step_begin(run.trainer.args, TrainerState(global_step=5), None)
     assert browser.step.value == 5
-    assert [(r.completion, r.rewards) for r in browser.shown] == [(r.completion, r.rewards) for r in run.recorder.completions(2)]
+    assert [(r.completion, r.rewards) for r in browser.shown] == [
+        (r.completion, r.rewards) for r in run.recorder.completions(2)
+    ]
     write_table(run, 6, from_step=2)  # the same generation batch again (steps_per_generation > 1): not a new step
     recorder.on_log(run.trainer.args, TrainerState(global_step=6), None, logs={"reward": 1.0})
     assert list(recorder.steps) == [5]

@@ -1,11 +1,12 @@
-"""GSM8K evaluation: a fixed subset, deterministic greedy answers, right scoring, and the changed examples."""
+"""GSM8K evaluation: batched chat generation, a fixed subset, deterministic greedy answers, right scoring,
+and the changed examples."""
 import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import grpo_helpers.evaluation
-from grpo_helpers.gsm8k import load_gsm8k
 from grpo_helpers.answers import extract_gsm8k_answer
-from grpo_helpers.evaluation import changed_examples, compare_results, evaluate_gsm8k, gsm8k_subset
-from grpo_helpers.gsm8k import training_prompt
+from grpo_helpers.evaluation import changed_examples, chat_generate, compare_results, evaluate_gsm8k, gsm8k_subset
+from grpo_helpers.gsm8k import load_gsm8k, training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
 from tiny_model import tiny_lora_model
 
@@ -106,3 +107,14 @@ def test_bad_settings_say_what_to_change(tiny, test_split):
         evaluate_gsm8k(model, tokenizer, n_examples=2, batch_size=0, dataset=test_split)
     with pytest.raises(ValueError, match="'question' and 'answer'"):
         gsm8k_subset(2, dataset=test_split.rename_column("answer", "solution"))
+
+
+def test_batched_generation_pads_left_and_restores_the_setting(tiny_dir):
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+    tokenizer.padding_side = "right"  # what Unsloth's for_training() leaves behind
+    chats = [[{"role": "user", "content": "Hi"}], [{"role": "user", "content": "A much longer question " * 5}]]
+    batch = chat_generate(model, tokenizer, chats, max_new_tokens=6)
+    alone = [chat_generate(model, tokenizer, chat, max_new_tokens=6) for chat in chats]
+    assert batch == alone  # right padding would put pad tokens between a short prompt and its reply
+    assert tokenizer.padding_side == "right"
+    assert chat_generate(model, tokenizer, "Hi", max_new_tokens=6) == alone[0]  # a plain string is one user turn

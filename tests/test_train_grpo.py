@@ -3,7 +3,7 @@ configs, and real runs under ``accelerate launch`` on the CPU (2 processes over 
 
 The runs use the tiny random model (tests/tiny_model.py). The same 2-process run with the offline
 SmolLM2-135M (the tutorial's CPU model) and a DeepSpeed ZeRO-2 run are marked ``slow`` and run only
-when asked for: ``pytest -m slow tests/test_train_script.py`` (README, For developers).
+when asked for: ``pytest -m slow tests/test_train_grpo.py`` (README, For developers).
 """
 import importlib.util
 import itertools
@@ -116,7 +116,10 @@ def test_make_configs_gpu_rounds_are_planned_like_make_config():
         planned = script.planned_settings(PRESETS[preset], {}, False)  # on a CPU TRL's default: the accumulation
         assert planned.get("steps_per_generation", planned["gradient_accumulation_steps"]) == built.steps_per_generation
         accumulation = PRESETS[preset]["gradient_accumulation_steps"]
-        assert script.planned_settings(PRESETS[preset], {}, True)["steps_per_generation"] == GPU_GENERATION_ROUNDS * accumulation
+        assert (
+            script.planned_settings(PRESETS[preset], {}, True)["steps_per_generation"]
+            == GPU_GENERATION_ROUNDS * accumulation
+        )
     assert script.planned_settings(PRESETS["basic"], {"steps_per_generation": 3}, True)["steps_per_generation"] == 3
 
 
@@ -126,8 +129,10 @@ def test_a_batch_without_whole_groups_is_refused_with_the_numbers_and_fixes_that
     message = str(stop.value)
     assert "per_device_train_batch_size 3 x 2 process(es) x steps_per_generation 1 = 6 completions" in message
     assert "not a multiple of 4" in message
-    fixes = {flag: [int(v) for v in re.findall(re.escape(flag) + r"[ =](\d+)", message)]
-             for flag in ("--per-device-train-batch-size", "--steps-per-generation", "--num-generations", "--num_processes")}
+    fixes = {
+        flag: [int(v) for v in re.findall(re.escape(flag) + r"[ =](\d+)", message)]
+        for flag in ("--per-device-train-batch-size", "--steps-per-generation", "--num-generations", "--num_processes")
+    }
     assert all(fixes.values()), fixes
     base = dict(per_device=3, processes=2, rounds=1, generations=4)
     names = {"--per-device-train-batch-size": "per_device", "--steps-per-generation": "rounds",
@@ -279,7 +284,7 @@ def test_resume_from_a_folder_without_a_checkpoint_stops_before_loading_or_writi
 
 def only_when_asked(request):
     if "slow" not in (request.config.getoption("-m") or ""):
-        pytest.skip("slow (minutes on 2 cores): run with  pytest -m slow tests/test_train_script.py")
+        pytest.skip("slow (minutes on 2 cores): run with  pytest -m slow tests/test_train_grpo.py")
 
 
 @pytest.mark.slow

@@ -35,7 +35,7 @@ def test_choosing_a_preset_moves_every_control(panel, preset):
 def test_the_built_config_equals_make_config_with_the_same_values(panel):
     panel.preset.value = "conservative"
     panel.set(num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6, max_completion_length=192,
-              per_device_train_batch_size=8, gradient_accumulation_steps=3, max_steps=40, loss_type="dr_grpo")  # fmt: skip
+              per_device_train_batch_size=8, gradient_accumulation_steps=3, max_steps=40, loss_type="dr_grpo")
     built = panel.build()
     direct = make_config(
         "conservative", hardware=CPU, num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6,
@@ -62,7 +62,10 @@ def test_validation_and_explanations_are_live(panel):
     assert panel.notes["temperature"].value != before and "near-greedy" in panel.notes["temperature"].value
     assert "temperature: 0.2 makes completions nearly identical" in panel.messages.value
     panel.set(num_generations=3)
-    assert "No problems." not in panel.messages.value and "must be divisible by num_generations (3)" in panel.messages.value
+    assert (
+        "No problems." not in panel.messages.value
+        and "must be divisible by num_generations (3)" in panel.messages.value
+    )
     assert panel.config is None  # the live check builds nothing you could take by mistake
     panel.set(num_generations=4, temperature=0.0)
     assert "temperature: 0.0 must be a finite number &gt; 0" in panel.messages.value
@@ -100,7 +103,8 @@ def test_each_message_shows_beside_every_control_it_names(panel, grpo_config_kin
     assert beside == {"num_generations", "per_device_train_batch_size", "gradient_accumulation_steps"}
     panel.set(num_generations=4)
     assert not any("must be" in panel.notes[name].value for name in CONTROLLED)
-    panel.set(loss_type="dr_grpo")  # quick_cpu keeps scale_rewards='group': a problem of scale_rewards, set by loss_type
+    # quick_cpu keeps scale_rewards='group': a problem of scale_rewards, set by loss_type
+    panel.set(loss_type="dr_grpo")
     assert "set scale_rewards=&#x27;none&#x27;" in panel.notes["loss_type"].value
     assert "scale_rewards" not in panel.notes["beta"].value
     panel.set(loss_type="dapo", temperature=0.2)  # a warning beside its own slider, in the warning colour
