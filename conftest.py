@@ -4,6 +4,7 @@ The notebooks pass files along through the run folder (05 saves the config, 06 t
 reads both). A test run gets a new, empty one unless GRPO_RUN_DIR names one, so nothing left in
 runs/latest by `make run` or `make lab` changes what a test sees.
 """
+
 import atexit
 import os
 import shutil

@@ -66,14 +66,28 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="one run per seed (default: 0 1)")
     parser.add_argument("--preset", default="quick_cpu")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="torch threads (default: every core; on a machine busy with other work, 1 is faster)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="torch threads (default: every core; on a machine busy with other work, 1 is faster)",
+    )
     parser.add_argument("--task", choices=TASKS, default="curriculum")
-    parser.add_argument("--curriculum", type=int, nargs=3, default=[16, 8, 4], metavar=("ONE", "TWO", "GSM8K"),
-                        help="one-step, two-step and easy GSM8K problems, in that order (14 steps x 2 prompts = 28)")
+    parser.add_argument(
+        "--curriculum",
+        type=int,
+        nargs=3,
+        default=[16, 8, 4],
+        metavar=("ONE", "TWO", "GSM8K"),
+        help="one-step, two-step and easy GSM8K problems, in that order (14 steps x 2 prompts = 28)",
+    )
     parser.add_argument("--train-problems", type=int, default=200, help="--task gsm8k: easy GSM8K train problems")
-    parser.add_argument("--max-solution-steps", type=int, default=2,
-                        help="easy GSM8K: reference solutions of at most this many lines before '####'")
+    parser.add_argument(
+        "--max-solution-steps",
+        type=int,
+        default=2,
+        help="easy GSM8K: reference solutions of at most this many lines before '####'",
+    )
     parser.add_argument("--eval-problems", type=int, default=64, help="held-out GSM8K test problems (greedy)")
     parser.add_argument(
         "--task-eval-problems", type=int, default=64, help="held-out generated problems (greedy), half two-step"
@@ -168,8 +182,18 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
     for name, n, data in sets:
         if n:
             started = time.perf_counter()
-            result = evaluate_gsm8k(model, tokenizer, n_examples=n, seed=0, batch_size=n, max_new_tokens=tokens,
-                                    label=f"{label} {name}", progress=False, dataset=data, prompt_fn=ask)
+            result = evaluate_gsm8k(
+                model,
+                tokenizer,
+                n_examples=n,
+                seed=0,
+                batch_size=n,
+                max_new_tokens=tokens,
+                label=f"{label} {name}",
+                progress=False,
+                dataset=data,
+                prompt_fn=ask,
+            )
             numbers[name] = eval_numbers(result, time.perf_counter() - started)
     if args.passk_problems:  # the first ones: one-step problems
         rows = held_out.select(range(args.passk_problems)).map(
@@ -178,8 +202,15 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
             remove_columns=held_out.column_names,
         )
         started = time.perf_counter()
-        counts = sample_correct(model, tokenizer, rows, k=args.k, temperature=config.temperature, max_new_tokens=tokens,
-                                batch_size=args.passk_problems)
+        counts = sample_correct(
+            model,
+            tokenizer,
+            rows,
+            k=args.k,
+            temperature=config.temperature,
+            max_new_tokens=tokens,
+            batch_size=args.passk_problems,
+        )
         numbers["passk_generated"] = passk_numbers(counts, args.k, time.perf_counter() - started)
     print(f"{label}: {numbers}", flush=True)
     return numbers
@@ -194,16 +225,31 @@ def prime(model, tokenizer, args, seed: int, folder: Path) -> dict:
     # GSM8K solutions the GRPO run never sees: another shuffle seed than the curriculum's
     solutions = easy_gsm8k(args.prime, args.max_solution_steps, seed + HELD_OUT_SEED)
     data = solutions.map(sft_example, remove_columns=solutions.column_names)
-    config = SFTConfig(output_dir=str(folder / "sft"), max_steps=args.prime_steps, per_device_train_batch_size=4,
-                       learning_rate=2e-4, lr_scheduler_type="constant", logging_steps=1, save_strategy="no",
-                       report_to="none", seed=seed, use_cpu=True, bf16=False, max_length=MODEL_TOKENS,
-                       gradient_checkpointing=False)  # its default on would switch off generation's KV cache
+    config = SFTConfig(
+        output_dir=str(folder / "sft"),
+        max_steps=args.prime_steps,
+        per_device_train_batch_size=4,
+        learning_rate=2e-4,
+        lr_scheduler_type="constant",
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=seed,
+        use_cpu=True,
+        bf16=False,
+        max_length=MODEL_TOKENS,
+        gradient_checkpointing=False,
+    )  # its default on would switch off generation's KV cache
     started = time.perf_counter()
     trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     trainer.train()
     losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
-    return {"examples": len(data), "steps": args.prime_steps, "seconds": round(time.perf_counter() - started, 1),
-            "loss_first_last": [round(losses[0], 3), round(losses[-1], 3)] if losses else None}
+    return {
+        "examples": len(data),
+        "steps": args.prime_steps,
+        "seconds": round(time.perf_counter() - started, 1),
+        "loss_first_last": [round(losses[0], 3), round(losses[-1], 3)] if losses else None,
+    }
 
 
 def run_seed(seed: int, args, overrides: dict) -> dict:
@@ -226,8 +272,12 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     started = time.perf_counter()
     set_seed(seed)
     # a curriculum is an order: the trainer must not shuffle it
-    config = make_config(args.preset, output_dir=str(folder / "checkpoints"), seed=seed,
-                         **{"shuffle_dataset": args.task != "curriculum", **overrides})
+    config = make_config(
+        args.preset,
+        output_dir=str(folder / "checkpoints"),
+        seed=seed,
+        **{"shuffle_dataset": args.task != "curriculum", **overrides},
+    )
     dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
     model, tokenizer = load_model(
         DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype
@@ -248,8 +298,13 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
         priming = prime(model, tokenizer, args, seed, folder)
         primed = measure(model, tokenizer, args, seed, config, "primed", gsm8k=False)  # format rate, generated, pass@k
     shares: list[float] = []
-    trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
-                          reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares))
+    trainer = GRPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares),
+    )
     trainer.add_callback(LiveRewardDashboard(output_dir=folder, mode="headless"))
     generation_calls = timed_generation(trainer)
     train_started = time.perf_counter()
@@ -274,7 +329,11 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     rows = step_logs(trainer.state.log_history)
     paths = write_curve(rows, folder)
     summary = {
-        "seed": seed, "preset": args.preset, "overrides": overrides, "task": args.task, "prompt": args.prompt,
+        "seed": seed,
+        "preset": args.preset,
+        "overrides": overrides,
+        "task": args.task,
+        "prompt": args.prompt,
         "held_out": args.held_out,
         "curriculum": args.curriculum if args.task == "curriculum" else None,
         "settings": {
@@ -304,7 +363,10 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
             rows, config.generation_batch_size, train_seconds, sum(c["seconds"] for c in generation_calls)
         ),
         **correctness_numbers(rows, shares),
-        "priming": priming, "eval_before": before, "eval_primed": primed, "eval_after": after,
+        "priming": priming,
+        "eval_before": before,
+        "eval_primed": primed,
+        "eval_after": after,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "processor": platform.processor()},
@@ -325,8 +387,11 @@ def main(argv=None) -> int:
     overrides = parse_settings(args.overrides)
     for seed in args.seeds:
         s = run_seed(seed, args, overrides)
-        print(f"seed {seed}: wall {s['wall_clock_seconds']} s, correctness reward {s['correctness_first_quarter']} -> "
-              f"{s['correctness_last_quarter']}, zero-std share {s['correctness_zero_std_share']}", flush=True)
+        print(
+            f"seed {seed}: wall {s['wall_clock_seconds']} s, correctness reward {s['correctness_first_quarter']} -> "
+            f"{s['correctness_last_quarter']}, zero-std share {s['correctness_zero_std_share']}",
+            flush=True,
+        )
     return 0
 
 

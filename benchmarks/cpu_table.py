@@ -1,7 +1,7 @@
 """The CPU tables of docs/benchmarks.md, from the summaries ``benchmarks.cpu_learning`` wrote.
 
-    .venv/bin/python -m benchmarks.cpu_table                 # benchmarks/results/seed*/summary.json
-    .venv/bin/python -m benchmarks.cpu_table path/to/results
+.venv/bin/python -m benchmarks.cpu_table                 # benchmarks/results/seed*/summary.json
+.venv/bin/python -m benchmarks.cpu_table path/to/results
 """
 
 from __future__ import annotations

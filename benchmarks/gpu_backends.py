@@ -53,8 +53,11 @@ from benchmarks.common.versions import package_versions
 RESULTS = Path(__file__).resolve().parent / "results" / "gpu"
 BACKEND_NAMES = ("unsloth", "bitsandbytes", "transformers")
 # What each backend is called in the tables.
-BACKEND_TITLES = {"unsloth": "Unsloth + TRL", "bitsandbytes": "transformers + bitsandbytes + PEFT + TRL",
-                  "transformers": "transformers + PEFT + TRL"}
+BACKEND_TITLES = {
+    "unsloth": "Unsloth + TRL",
+    "bitsandbytes": "transformers + bitsandbytes + PEFT + TRL",
+    "transformers": "transformers + PEFT + TRL",
+}
 
 
 def parse_variant(text: str) -> dict:
@@ -75,14 +78,29 @@ def parse_variant(text: str) -> dict:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="a model folder (a machine without the Hub: see benchmarks.random_model)")
-    parser.add_argument("--table", type=Path, metavar="FOLDER",
-                        help="only print the table and ratios of the run JSONs in FOLDER (runs made by several calls)")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        metavar="FOLDER",
+        help="only print the table and ratios of the run JSONs in FOLDER (runs made by several calls)",
+    )
     parser.add_argument("--backends", nargs="*", default=["unsloth", "bitsandbytes"], choices=BACKEND_NAMES)
-    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:BACKEND[:NAME=VALUE,...]",
-                        help="an extra run with other settings (repeatable)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:BACKEND[:NAME=VALUE,...]",
+        help="an extra run with other settings (repeatable)",
+    )
     parser.add_argument("--preset", default="basic")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="a GRPOConfig field for every run, e.g. --set max_completion_length=256")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a GRPOConfig field for every run, e.g. --set max_completion_length=256",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="timed generation rounds per run (default 3)")
     parser.add_argument("--warmup-rounds", type=int, default=1, help="whole rounds left out of the timing (default 1)")
     parser.add_argument("--lora-rank", type=int, default=16)
@@ -131,8 +149,20 @@ def compiled_generation_trainer():
     return CompiledGenerationGRPOTrainer
 
 
-GENERATION_FIELDS = ("cache_implementation", "disable_compile", "compile_config", "max_cache_len", "max_new_tokens",
-                     "do_sample", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "use_cache")
+GENERATION_FIELDS = (
+    "cache_implementation",
+    "disable_compile",
+    "compile_config",
+    "max_cache_len",
+    "max_new_tokens",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repetition_penalty",
+    "use_cache",
+)
 
 
 def transformers_model(model):
@@ -159,11 +189,16 @@ def generation_state(model, config) -> dict:
     fields = {name: getattr(config, name, None) for name in GENERATION_FIELDS} if config is not None else {}
     if fields.get("compile_config") is not None:
         fields["compile_config"] = str(fields["compile_config"])
-    return {"generation_config": fields, "training": inner.training,
-            "is_gradient_checkpointing": bool(getattr(inner, "is_gradient_checkpointing", False)),
-            "layers_checkpointing": sum(bool(getattr(m, "gradient_checkpointing", False)) for m in inner.modules()),
-            "grad_enabled": torch.is_grad_enabled(), "inference_mode": torch.is_inference_mode_enabled(),
-            "model_type": getattr(inner.config, "model_type", None), "compiled_call": hasattr(inner, "_compiled_call")}
+    return {
+        "generation_config": fields,
+        "training": inner.training,
+        "is_gradient_checkpointing": bool(getattr(inner, "is_gradient_checkpointing", False)),
+        "layers_checkpointing": sum(bool(getattr(m, "gradient_checkpointing", False)) for m in inner.modules()),
+        "grad_enabled": torch.is_grad_enabled(),
+        "inference_mode": torch.is_inference_mode_enabled(),
+        "model_type": getattr(inner.config, "model_type", None),
+        "compiled_call": hasattr(inner, "_compiled_call"),
+    }
 
 
 def probe_generate(model, records: list, forward_calls: int = 3):
@@ -183,6 +218,7 @@ def probe_generate(model, records: list, forward_calls: int = 3):
         compiled = config is not None and not getattr(config, "disable_compile", False) and \
             getattr(config, "cache_implementation", None) == "static"  # fmt: skip
         if not records and not compiled:
+
             def hook(module, hook_args, hook_kwargs):
                 if len(forwards) < forward_calls:
                     ids = hook_kwargs.get("input_ids", hook_args[0] if hook_args else None)
@@ -379,8 +415,14 @@ def run_one(spec: dict) -> dict:
     from grpo_helpers.rewards import tutorial_rewards
 
     def build(max_steps):
-        return make_config(spec["preset"], output_dir=str(Path(spec["out"]).with_suffix("")), max_steps=max_steps,
-                           save_strategy="no", seed=0, **{**spec["overrides"], **settings})
+        return make_config(
+            spec["preset"],
+            output_dir=str(Path(spec["out"]).with_suffix("")),
+            max_steps=max_steps,
+            save_strategy="no",
+            seed=0,
+            **{**spec["overrides"], **settings},
+        )
 
     # Optimizer steps per generation round: the trainer generates once for steps_per_generation
     # micro-batches, that is for steps_per_generation / gradient_accumulation_steps optimizer steps.
@@ -391,8 +433,13 @@ def run_one(spec: dict) -> dict:
     warmup_steps = spec["warmup_rounds"] * per_round
     config = build((spec["warmup_rounds"] + spec["rounds"]) * per_round)
     trainer_class = compiled_generation_trainer() if compile_generation else GRPOTrainer
-    trainer = trainer_class(model=model, args=config, train_dataset=gsm8k_prompts(), processing_class=tokenizer,
-                            reward_funcs=tutorial_rewards(config.max_completion_length))
+    trainer = trainer_class(
+        model=model,
+        args=config,
+        train_dataset=gsm8k_prompts(),
+        processing_class=tokenizer,
+        reward_funcs=tutorial_rewards(config.max_completion_length),
+    )
     clock = step_clock()
     trainer.add_callback(clock)
     generations = timed_generation(trainer)
@@ -421,14 +468,31 @@ def run_one(spec: dict) -> dict:
         "compile_generation": compile_generation,
         "trainer_class": type(trainer).__name__,
         "settings": {**spec["overrides"], **settings},
-        "config": {name: getattr(config, name) for name in (
-            "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation",
-            "generation_batch_size", "max_completion_length", "temperature", "beta", "loss_type", "bf16", "fp16",
-            "optim", "gradient_checkpointing", "use_vllm")},
+        "config": {
+            name: getattr(config, name)
+            for name in (
+                "num_generations",
+                "per_device_train_batch_size",
+                "gradient_accumulation_steps",
+                "steps_per_generation",
+                "generation_batch_size",
+                "max_completion_length",
+                "temperature",
+                "beta",
+                "loss_type",
+                "bf16",
+                "fp16",
+                "optim",
+                "gradient_checkpointing",
+                "use_vllm",
+            )
+        },
         "model_class": type(model).__name__,
         "load_seconds": round(load_seconds, 1),
         "step_seconds": [round(s, 2) for s in step_seconds],
-        "steps_per_round": per_round, "warmup_rounds": spec["warmup_rounds"], "rounds": spec["rounds"],
+        "steps_per_round": per_round,
+        "warmup_rounds": spec["warmup_rounds"],
+        "rounds": spec["rounds"],
         "round_seconds_per_step": [round(s, 3) for s in round_means],
         "seconds_per_step": round(mean(timed), 3),
         "steps_per_second": round(1 / mean(timed), 4),
@@ -463,8 +527,11 @@ def child_main(spec_json: str) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result = run_one(spec)
     Path(spec["out"]).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{spec['label']}: {result['seconds_per_step']} s/step, {result['generated_tokens_per_second']} tokens/s, "
-          f"peak {result['peak_memory_gib']} GiB", flush=True)
+    print(
+        f"{spec['label']}: {result['seconds_per_step']} s/step, {result['generated_tokens_per_second']} tokens/s, "
+        f"peak {result['peak_memory_gib']} GiB",
+        flush=True,
+    )
     return 0
 
 
@@ -474,8 +541,10 @@ def run_in_child(spec: dict, timeout: int) -> dict:
     out = Path(spec["out"])
     out.unlink(missing_ok=True)
     try:
-        done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_backends", "--model", spec["model"],
-                               "--child", json.dumps(spec)], timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.gpu_backends", "--model", spec["model"], "--child", json.dumps(spec)],
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         if out.exists():  # the trainer's numbers, written before bare generate was timed
             return {
@@ -506,8 +575,16 @@ def ratios(results: dict[str, dict], base: str, other: str) -> dict | None:
 
 
 def runs_table(results: list[dict]) -> str:
-    head = ["run", "backend", "weights", "s/step (mean of the timed rounds)", "slowest, fastest round (s/step)",
-            "generated tokens/s", "generation share", "peak GPU memory (GiB)"]
+    head = [
+        "run",
+        "backend",
+        "weights",
+        "s/step (mean of the timed rounds)",
+        "slowest, fastest round (s/step)",
+        "generated tokens/s",
+        "generation share",
+        "peak GPU memory (GiB)",
+    ]
     rows = []
     for r in results:
         if "error" in r:
@@ -515,9 +592,18 @@ def runs_table(results: list[dict]) -> str:
             continue
         share = f"{r['generation_share']:.0%}" if r["generation_share"] is not None else ""
         rounds = r.get("round_seconds_per_step") or [r["seconds_per_step"]]
-        rows.append([r["label"], BACKEND_TITLES[r["backend"]], "4-bit" if r["load_in_4bit"] else "16-bit",
-                     f"{r['seconds_per_step']:.2f}", f"{max(rounds):.2f}, {min(rounds):.2f} ({len(rounds)} rounds)",
-                     r["generated_tokens_per_second"], share, r["peak_memory_gib"]])
+        rows.append(
+            [
+                r["label"],
+                BACKEND_TITLES[r["backend"]],
+                "4-bit" if r["load_in_4bit"] else "16-bit",
+                f"{r['seconds_per_step']:.2f}",
+                f"{max(rounds):.2f}, {min(rounds):.2f} ({len(rounds)} rounds)",
+                r["generated_tokens_per_second"],
+                share,
+                r["peak_memory_gib"],
+            ]
+        )
     return markdown_table(head, rows)
 
 
@@ -527,8 +613,16 @@ def spread(values) -> str:
 
 def bare_table(results: list[dict]) -> str:
     """Generated tokens/s inside the trainer (each timed round) against bare generate on the same model."""
-    head = ["run", "trainer", "cache, compile inside the trainer", "inside the trainer: tokens/s (rounds)",
-            "bare generate: tokens/s (calls)", "inside / bare", "s/step", "peak GPU memory (GiB), training / bare"]
+    head = [
+        "run",
+        "trainer",
+        "cache, compile inside the trainer",
+        "inside the trainer: tokens/s (rounds)",
+        "bare generate: tokens/s (calls)",
+        "inside / bare",
+        "s/step",
+        "peak GPU memory (GiB), training / bare",
+    ]
     rows = []
     for r in results:
         if "error" in r:
@@ -559,9 +653,15 @@ def bare_table(results: list[dict]) -> str:
         )
         if bare.get("disable_compile_true"):
             built = bare["disable_compile_true"]
-            rows.append([f"{r['label']}, bare only", "the same config with disable_compile=True (as TRL builds it)",
-                         f"{gen.get('cache_implementation')}, eager", "",
-                         f"{built['tokens_per_second']} ({spread(built['tokens_per_second_per_call'])})"])
+            rows.append(
+                [
+                    f"{r['label']}, bare only",
+                    "the same config with disable_compile=True (as TRL builds it)",
+                    f"{gen.get('cache_implementation')}, eager",
+                    "",
+                    f"{built['tokens_per_second']} ({spread(built['tokens_per_second_per_call'])})",
+                ]
+            )
     return markdown_table(head, rows)
 
 
@@ -623,8 +723,11 @@ def main(argv=None) -> int:
         spec = {**common, **timing, **run, "out": str(args.out / f"{run['label']}.json")}
         print(f"== {run['label']} ({run['backend']}, {run['settings'] or 'preset settings'})", flush=True)
         results[run["label"]] = run_in_child(spec, args.timeout)
-    summary = {"common": common, "runs": list(results.values()),
-               "unsloth_vs_bitsandbytes": ratios(results, "unsloth", "bitsandbytes")}
+    summary = {
+        "common": common,
+        "runs": list(results.values()),
+        "unsloth_vs_bitsandbytes": ratios(results, "unsloth", "bitsandbytes"),
+    }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     table = report(results)
     (args.out / "table.md").write_text(table)

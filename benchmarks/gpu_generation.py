@@ -126,8 +126,12 @@ def run_candidate(name, model, tokenizer, ids, backend, n_new, repeats) -> dict:
             torch.cuda.synchronize()
 
     def call(new_tokens: int) -> float:
-        config = GenerationConfig(max_new_tokens=new_tokens, min_new_tokens=new_tokens, **sampling,
-                                  **({"cache_implementation": "static"} if name == "static-compile" else {}))
+        config = GenerationConfig(
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            **sampling,
+            **({"cache_implementation": "static"} if name == "static-compile" else {}),
+        )
         sync()
         started = time.perf_counter()
         with torch.no_grad():
@@ -181,19 +185,33 @@ def child_main(spec: dict) -> dict:
     model, tokenizer = load_model(spec["model"], max_seq_length=1024, load_in_4bit=True, backend=backend)
     # GRPOTrainer switches gradient checkpointing off while it generates (it would switch off the KV
     # cache); Unsloth handles its own in for_training / for_inference.
-    model = add_lora(model, backend=backend, r=16, random_state=0,
-                     use_gradient_checkpointing="unsloth" if backend == "unsloth" else False)
+    model = add_lora(
+        model,
+        backend=backend,
+        r=16,
+        random_state=0,
+        use_gradient_checkpointing="unsloth" if backend == "unsloth" else False,
+    )
     load_seconds = time.perf_counter() - started
     ids = [i for i in prompt_ids(tokenizer, spec["prompts"]) for _ in range(spec["num_generations"])]
     mean_length = mean(map(len, ids)) + spec["max_new_tokens"] / 2
     read = bytes_per_step(model, len(ids), mean_length)
     limit_ms = 1000 * read["total"] / spec["bandwidth"]
     cuda = torch.cuda.is_available()
-    run = {"backend": backend, "completions": len(ids), "max_new_tokens": spec["max_new_tokens"],
-           "mean_prompt_tokens": round(mean(map(len, ids)), 1), "bytes_per_decoding_step": read,
-           "bandwidth": spec["bandwidth"], "limit_ms_per_step": round(limit_ms, 3),
-           "limit_tokens_per_second": round(len(ids) / (limit_ms / 1000), 0), "load_seconds": round(load_seconds, 1),
-           "candidates": [], "device": torch.cuda.get_device_name(0) if cuda else "cpu", "versions": package_versions()}
+    run = {
+        "backend": backend,
+        "completions": len(ids),
+        "max_new_tokens": spec["max_new_tokens"],
+        "mean_prompt_tokens": round(mean(map(len, ids)), 1),
+        "bytes_per_decoding_step": read,
+        "bandwidth": spec["bandwidth"],
+        "limit_ms_per_step": round(limit_ms, 3),
+        "limit_tokens_per_second": round(len(ids) / (limit_ms / 1000), 0),
+        "load_seconds": round(load_seconds, 1),
+        "candidates": [],
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "versions": package_versions(),
+    }
     for name in spec["candidates"]:
         result = run_candidate(name, model, tokenizer, ids, backend, spec["max_new_tokens"], spec["repeats"])
         if "ms_per_decoding_step" in result:
@@ -206,8 +224,14 @@ def child_main(spec: dict) -> dict:
 
 
 def table(runs: list[dict]) -> str:
-    head = ["backend", "candidate", "generated tokens/s", "ms per decoding step", "x over the bandwidth limit",
-            "warm-up (s)"]
+    head = [
+        "backend",
+        "candidate",
+        "generated tokens/s",
+        "ms per decoding step",
+        "x over the bandwidth limit",
+        "warm-up (s)",
+    ]
     rows = []
     for run in runs:
         if "error" in run:
@@ -215,13 +239,30 @@ def table(runs: list[dict]) -> str:
             continue
         for c in run["candidates"]:
             note = c.get("error") or c.get("skipped")
-            rows.append([run["backend"], c["candidate"], note] if note else [
-                run["backend"], c["candidate"], c["tokens_per_second"], c["ms_per_decoding_step"],
-                c["x_over_bandwidth_limit"], c["warmup_seconds"]])
+            rows.append(
+                [run["backend"], c["candidate"], note]
+                if note
+                else [
+                    run["backend"],
+                    c["candidate"],
+                    c["tokens_per_second"],
+                    c["ms_per_decoding_step"],
+                    c["x_over_bandwidth_limit"],
+                    c["warmup_seconds"],
+                ]
+            )
         if run.get("stopped"):
             rows.append([run["backend"], f"(the rest: {run['stopped']})"])
-        rows.append([run["backend"], f"bandwidth limit ({run['bytes_per_decoding_step']['total'] / 1e9:.2f} GB a step)",
-                     f"{run['limit_tokens_per_second']:.0f}", run["limit_ms_per_step"], 1, ""])
+        rows.append(
+            [
+                run["backend"],
+                f"bandwidth limit ({run['bytes_per_decoding_step']['total'] / 1e9:.2f} GB a step)",
+                f"{run['limit_tokens_per_second']:.0f}",
+                run["limit_ms_per_step"],
+                1,
+                "",
+            ]
+        )
     return markdown_table(head, rows)
 
 
@@ -243,8 +284,10 @@ def main(argv=None) -> int:
         )
         Path(spec["out"]).unlink(missing_ok=True)
         try:
-            done = subprocess.run([sys.executable, "-m", "benchmarks.gpu_generation", "--model", args.model,
-                                   "--child", json.dumps(spec)], timeout=args.timeout)
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.gpu_generation", "--model", args.model, "--child", json.dumps(spec)],
+                timeout=args.timeout,
+            )
             problem = None if done.returncode == 0 else f"exit code {done.returncode}"
         except subprocess.TimeoutExpired:
             problem = f"stopped after {args.timeout} s (--timeout)"

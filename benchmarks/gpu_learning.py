@@ -57,8 +57,14 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "gpu_learning")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check the script on a CPU")
     parser.add_argument("--preset", default=None, help="default: aggressive (quick: quick_cpu)")
-    parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="NAME=VALUE",
-                        help=f"GRPOConfig overrides (default: {' '.join(SMALL_MODEL)})")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help=f"GRPOConfig overrides (default: {' '.join(SMALL_MODEL)})",
+    )
     parser.add_argument("--task", choices=("gsm8k", "curriculum"), default="gsm8k")
     parser.add_argument("--edge", action="store_true", help="train only on probed train problems solved sometimes")
     parser.add_argument("--train-problems", type=int, default=2000)
@@ -75,8 +81,16 @@ def parse_args(argv=None):
     if args.quick:
         args.preset = args.preset or "quick_cpu"
         args.overrides = args.overrides or QUICK
-        for name, value in dict(train_problems=8, train_seconds=600, eval_problems=4, eval_batch=4, passk_problems=2,
-                                probe_problems=2, k=2, eval_tokens=16).items():
+        for name, value in dict(
+            train_problems=8,
+            train_seconds=600,
+            eval_problems=4,
+            eval_batch=4,
+            passk_problems=2,
+            probe_problems=2,
+            k=2,
+            eval_tokens=16,
+        ).items():
             setattr(args, name, value)
     args.preset = args.preset or "aggressive"
     args.overrides = args.overrides if args.overrides is not None else SMALL_MODEL
@@ -131,23 +145,43 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     set_seed(args.seed)
     overrides = parse_settings(args.overrides)
-    config = make_config(args.preset, output_dir=tempfile.mkdtemp(prefix="gpu_learning."), seed=args.seed,
-                         **{"shuffle_dataset": args.task != "curriculum", **overrides})
+    config = make_config(
+        args.preset,
+        output_dir=tempfile.mkdtemp(prefix="gpu_learning."),
+        seed=args.seed,
+        **{"shuffle_dataset": args.task != "curriculum", **overrides},
+    )
     model, tokenizer = load_model(args.model or DEFAULT_MODEL, max_seq_length=1024, load_in_4bit=False, backend=backend)
     model = add_lora(model, backend=backend, r=args.lora_rank, random_state=args.seed)
     loaded = time.perf_counter() - started
     passk_rows = gsm8k_subset(args.passk_problems, seed=0, split="test").map(
-        format_chat, remove_columns=["question", "answer", "id"])
+        format_chat, remove_columns=["question", "answer", "id"]
+    )
 
     def measure(label):
         t = time.perf_counter()
-        result = evaluate_gsm8k(model, tokenizer, n_examples=args.eval_problems, seed=0, batch_size=args.eval_batch,
-                                max_new_tokens=args.eval_tokens, label=label, progress=False)
+        result = evaluate_gsm8k(
+            model,
+            tokenizer,
+            n_examples=args.eval_problems,
+            seed=0,
+            batch_size=args.eval_batch,
+            max_new_tokens=args.eval_tokens,
+            label=label,
+            progress=False,
+        )
         numbers = {"gsm8k_test": eval_numbers(result, time.perf_counter() - t)}
         result.table.to_csv(args.out / f"eval_{label}.csv", index=False)
         t = time.perf_counter()
-        counts = sample_correct(model, tokenizer, passk_rows, k=args.k, temperature=config.temperature,
-                                max_new_tokens=args.eval_tokens, batch_size=args.passk_problems)
+        counts = sample_correct(
+            model,
+            tokenizer,
+            passk_rows,
+            k=args.k,
+            temperature=config.temperature,
+            max_new_tokens=args.eval_tokens,
+            batch_size=args.passk_problems,
+        )
         numbers["passk_gsm8k_test"] = passk_numbers(counts, args.k, time.perf_counter() - t)
         print(
             label,
@@ -166,8 +200,15 @@ def main(argv=None) -> int:
         )
     probe = train_dataset.select(range(min(args.probe_problems, len(train_dataset))))
     t = time.perf_counter()
-    probe_counts = sample_correct(model, tokenizer, probe, k=args.k, temperature=config.temperature,
-                                  max_new_tokens=config.max_completion_length, batch_size=len(probe))
+    probe_counts = sample_correct(
+        model,
+        tokenizer,
+        probe,
+        k=args.k,
+        temperature=config.temperature,
+        max_new_tokens=config.max_completion_length,
+        batch_size=len(probe),
+    )
     can_learn = {**learnability(probe_counts, args.k), "seconds": round(time.perf_counter() - t, 1)}
     print("can this run learn? (train problems)", can_learn, flush=True)
     if args.edge:
@@ -175,27 +216,54 @@ def main(argv=None) -> int:
         print(f"training on the {len(train_dataset)} probed problems at the edge", flush=True)
 
     shares: list[float] = []
-    trainer = GRPOTrainer(model=model, args=config, train_dataset=train_dataset, processing_class=tokenizer,
-                          reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares),
-                          callbacks=[time_limit(args.train_seconds)])
+    trainer = GRPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        reward_funcs=tracked_rewards(config.max_completion_length, config.num_generations, shares),
+        callbacks=[time_limit(args.train_seconds)],
+    )
     t = time.perf_counter()
     trainer.train()
     train_seconds = time.perf_counter() - t
     after = measure("after")
 
-    (args.out / "log_history.json").write_text(json.dumps({"log_history": trainer.state.log_history,
-                                                           "correctness_zero_std_shares": shares}))
+    (args.out / "log_history.json").write_text(
+        json.dumps({"log_history": trainer.state.log_history, "correctness_zero_std_shares": shares})
+    )
     rows = step_logs(trainer.state.log_history)
     write_curve(rows, args.out)
     import torch
 
     summary = {
-        "command": " ".join(sys.argv), "backend": backend, "model": args.model or DEFAULT_MODEL, "preset": args.preset,
-        "overrides": overrides, "task": args.task, "edge": args.edge, "train_problems": len(train_dataset),
-        "settings": {name: getattr(config, name) for name in (
-            "num_generations", "per_device_train_batch_size", "steps_per_generation", "max_completion_length",
-            "temperature", "learning_rate", "loss_type", "beta", "max_steps", "reward_weights", "shuffle_dataset")},
-        "steps": len(rows), "train_seconds": round(train_seconds, 1), "load_seconds": round(loaded, 1),
+        "command": " ".join(sys.argv),
+        "backend": backend,
+        "model": args.model or DEFAULT_MODEL,
+        "preset": args.preset,
+        "overrides": overrides,
+        "task": args.task,
+        "edge": args.edge,
+        "train_problems": len(train_dataset),
+        "settings": {
+            name: getattr(config, name)
+            for name in (
+                "num_generations",
+                "per_device_train_batch_size",
+                "steps_per_generation",
+                "max_completion_length",
+                "temperature",
+                "learning_rate",
+                "loss_type",
+                "beta",
+                "max_steps",
+                "reward_weights",
+                "shuffle_dataset",
+            )
+        },
+        "steps": len(rows),
+        "train_seconds": round(train_seconds, 1),
+        "load_seconds": round(loaded, 1),
         "reward_first_last_quarter": [round(x, 4) for x in quarter_means([r["reward"] for r in rows])],
         **correctness_numbers(rows, shares),
         "frac_reward_zero_std_mean": round(sum(r.get("frac_reward_zero_std", 0) for r in rows) / max(1, len(rows)), 3),
@@ -206,7 +274,8 @@ def main(argv=None) -> int:
         if torch.cuda.is_available()
         else None,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-        "versions": package_versions(), "wall_clock_seconds": round(time.perf_counter() - started, 1),
+        "versions": package_versions(),
+        "wall_clock_seconds": round(time.perf_counter() - started, 1),
     }
     write_summary(summary, args.out / "summary.json")
     b, a = before["gsm8k_test"], after["gsm8k_test"]

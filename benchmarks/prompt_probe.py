@@ -59,9 +59,14 @@ def main(argv=None) -> int:
         text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer([text] * 4, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
-            output = model.generate(**inputs, max_new_tokens=args.tokens, do_sample=True, temperature=1.0,
-                                    pad_token_id=tokenizer.pad_token_id)
-        for ids in output[:, inputs["input_ids"].shape[1]:]:
+            output = model.generate(
+                **inputs,
+                max_new_tokens=args.tokens,
+                do_sample=True,
+                temperature=1.0,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        for ids in output[:, inputs["input_ids"].shape[1] :]:
             ids = ids[ids != tokenizer.pad_token_id]
             tokens += len(ids)
             scores = score_completion(
@@ -69,9 +74,11 @@ def main(argv=None) -> int:
             )
             totals.append(sum(scores.values()))
     seconds = time.perf_counter() - started
-    print(f"threads={args.threads} prompt={args.prompt} tokens={args.tokens}: {seconds:.1f} s, {tokens} tokens, "
-          f"{tokens / seconds:.1f} tokens/s, mean reward {sum(totals) / len(totals):.3f}, "
-          f"rewarded {sum(t > 0 for t in totals)}/{len(totals)}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"threads={args.threads} prompt={args.prompt} tokens={args.tokens}: {seconds:.1f} s, {tokens} tokens, "
+        f"{tokens / seconds:.1f} tokens/s, mean reward {sum(totals) / len(totals):.3f}, "
+        f"rewarded {sum(t > 0 for t in totals)}/{len(totals)}, load average {os.getloadavg()[0]:.2f}"
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ it as front matter), then notes in Markdown. The header's keys (``REQUIRED``):
 
 To add a run: copy its files into a new folder, write its ``summary.md``, run this script, commit all three.
 """
+
 import argparse
 import json
 import sys

@@ -79,23 +79,56 @@ def run_pair(seed: int, args, model_name: str) -> dict:
     start = time.perf_counter()
     grpo_train = run_cell("08", "grpo-train")["grpo_train"]  # as notebook 08 defines it, in a fresh namespace
     history = grpo_train(model, tokenizer, dataset, tutorial_rewards(config.max_completion_length), config)
-    runs["grpo_train"] = {"seconds": time.perf_counter() - start, "rewards": [r["reward"] for r in history],
-                          "frac_reward_zero_std": [r["frac_reward_zero_std"] for r in history]}
+    runs["grpo_train"] = {
+        "seconds": time.perf_counter() - start,
+        "rewards": [r["reward"] for r in history],
+        "frac_reward_zero_std": [r["frac_reward_zero_std"] for r in history],
+    }
     model, tokenizer = fresh_model(model_name, args.tiny)
-    trainer = GRPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                          reward_funcs=tutorial_rewards(config.max_completion_length))
+    trainer = GRPOTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        reward_funcs=tutorial_rewards(config.max_completion_length),
+    )
     start = time.perf_counter()
     trainer.train()
     logged = [row for row in trainer.state.log_history if "reward" in row]
-    runs["GRPOTrainer"] = {"seconds": time.perf_counter() - start, "rewards": [r["reward"] for r in logged],
-                           "frac_reward_zero_std": [r["frac_reward_zero_std"] for r in logged]}
+    runs["GRPOTrainer"] = {
+        "seconds": time.perf_counter() - start,
+        "rewards": [r["reward"] for r in logged],
+        "frac_reward_zero_std": [r["frac_reward_zero_std"] for r in logged],
+    }
     for name, run in runs.items():
         run["first_quarter"], run["last_quarter"] = quarter_means(run["rewards"])
-        print(f"seed {seed}, {name:>11}: reward first quarter {run['first_quarter']:.3f}, last quarter "
-              f"{run['last_quarter']:.3f} ({len(run['rewards'])} steps, {run['seconds']:.0f} s)", flush=True)
-    return {"seed": seed, "preset": preset, "settings": {k: getattr(config, k) for k in (
-        "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature", "beta", "loss_type",
-        "epsilon", "epsilon_high", "learning_rate", "max_grad_norm", "max_steps", "scale_rewards")}, "runs": runs}
+        print(
+            f"seed {seed}, {name:>11}: reward first quarter {run['first_quarter']:.3f}, last quarter "
+            f"{run['last_quarter']:.3f} ({len(run['rewards'])} steps, {run['seconds']:.0f} s)",
+            flush=True,
+        )
+    return {
+        "seed": seed,
+        "preset": preset,
+        "settings": {
+            k: getattr(config, k)
+            for k in (
+                "num_generations",
+                "per_device_train_batch_size",
+                "max_completion_length",
+                "temperature",
+                "beta",
+                "loss_type",
+                "epsilon",
+                "epsilon_high",
+                "learning_rate",
+                "max_grad_norm",
+                "max_steps",
+                "scale_rewards",
+            )
+        },
+        "runs": runs,
+    }
 
 
 def main(argv=None):

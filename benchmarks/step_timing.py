@@ -120,11 +120,15 @@ def run_candidate(name: str, args) -> dict:
     what, overrides, prompt, trainer_kind, dtype = CANDIDATES[name]
     torch.set_num_threads(1 if name == "one-thread" else args.threads)
     set_seed(0)
-    model, tokenizer = load_model(DEFAULT_MODEL, max_seq_length=512, load_in_4bit=False, backend="transformers",
-                                  dtype=getattr(torch, dtype))
+    model, tokenizer = load_model(
+        DEFAULT_MODEL, max_seq_length=512, load_in_4bit=False, backend="transformers", dtype=getattr(torch, dtype)
+    )
     model = add_lora(model, backend="transformers", r=16, use_gradient_checkpointing=False, random_state=0)
-    system, example = {"tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE), "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE),
-                       "none": (SYSTEM_PROMPT, None)}[prompt]
+    system, example = {
+        "tutorial": (SYSTEM_PROMPT, WORKED_EXAMPLE),
+        "previous": (PREVIOUS_SYSTEM, PREVIOUS_EXAMPLE),
+        "none": (SYSTEM_PROMPT, None),
+    }[prompt]
     rows = load_gsm8k("train").select(range(16))
     dataset = rows.map(
         format_chat, fn_kwargs={"system_prompt": system, "worked_example": example}, remove_columns=rows.column_names
@@ -132,8 +136,13 @@ def run_candidate(name: str, args) -> dict:
     config = make_config("quick_cpu", output_dir=str(args.out / "checkpoints" / name), max_steps=args.steps, seed=0,
                          **overrides)  # fmt: skip
     trainer_class = merged_generation_trainer() if trainer_kind == "merged" else GRPOTrainer
-    trainer = trainer_class(model=model, args=config, train_dataset=dataset, processing_class=tokenizer,
-                            reward_funcs=tutorial_rewards(config.max_completion_length))
+    trainer = trainer_class(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        reward_funcs=tutorial_rewards(config.max_completion_length),
+    )
     clock = step_clock()
     trainer.add_callback(clock)
     calls = timed_generation(trainer)
@@ -170,8 +179,18 @@ def run_candidate(name: str, args) -> dict:
 
 def table(results: list[dict]) -> str:
     base = next((r for r in results if r["candidate"] == "baseline" and "error" not in r), None)
-    head = ["candidate", "what", "prompt tokens", "s/step (wall)", "CPU s/step", "x baseline (CPU)",
-            "generation CPU s/step", "generated tokens/s (wall)", "tokens / CPU s", "load before, after"]
+    head = [
+        "candidate",
+        "what",
+        "prompt tokens",
+        "s/step (wall)",
+        "CPU s/step",
+        "x baseline (CPU)",
+        "generation CPU s/step",
+        "generated tokens/s (wall)",
+        "tokens / CPU s",
+        "load before, after",
+    ]
     rows = []
     for r in results:
         if "error" in r:

@@ -33,8 +33,14 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NOTEBOOK_RESULT = {"error": "failed", "xpassed": "passed", "stopped": "stopped at the deadline"}
 RANK = {"error": 6, "failed": 5, "stopped": 4, "xpassed": 3, "passed": 2, "xfailed": 1, "skipped": 0}
 NOTEBOOK_LINES, UNIT_LINES, UNIT_FAILURES_SHOWN = 20, 8, 40
-EXIT_MEANING = {124: ": stopped at the deadline", 137: ": killed at the deadline", 2: ": interrupted or usage error",
-                3: ": internal error", 4: ": usage error (a conftest or option failed)", 5: ": no tests collected"}
+EXIT_MEANING = {
+    124: ": stopped at the deadline",
+    137: ": killed at the deadline",
+    2: ": interrupted or usage error",
+    3: ": internal error",
+    4: ": usage error (a conftest or option failed)",
+    5: ": no tests collected",
+}
 
 
 # ---- on the machine ---------------------------------------------------------------------------
@@ -116,8 +122,14 @@ def read_progress(path: Path) -> tuple[list[dict], list[str]]:
             stopped_at = interrupted.get(entry.get("run"))
             if outcome in ("failed", "error") and stopped_at is not None and entry.get("time", 0) >= stopped_at:
                 outcome = "stopped"  # it was running when the deadline interrupted its run
-            results.append({"id": entry["nodeid"], "outcome": outcome,
-                            "seconds": float(entry.get("seconds") or 0), "message": entry.get("message", "")})
+            results.append(
+                {
+                    "id": entry["nodeid"],
+                    "outcome": outcome,
+                    "seconds": float(entry.get("seconds") or 0),
+                    "message": entry.get("message", ""),
+                }
+            )
     return results, collected
 
 
@@ -198,8 +210,14 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
             notebook_rows.append({"notebook": name, "result": "not finished", "seconds": None, "failure": ""})
             continue
         result = NOTEBOOK_RESULT.get(entry["outcome"], entry["outcome"])
-        notebook_rows.append({"notebook": name, "result": result, "seconds": round(entry["seconds"], 1),
-                              "failure": _tail(entry["message"], NOTEBOOK_LINES) if result == "failed" else ""})
+        notebook_rows.append(
+            {
+                "notebook": name,
+                "result": result,
+                "seconds": round(entry["seconds"], 1),
+                "failure": _tail(entry["message"], NOTEBOOK_LINES) if result == "failed" else "",
+            }
+        )
     counts = {key: 0 for key in ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "stopped")}
     for entry in unit.values():
         counts[entry["outcome"]] = counts.get(entry["outcome"], 0) + 1
@@ -212,9 +230,16 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
     ok = (all(s["exit_code"] == 0 for s in steps) and not failures and counts["not finished"] == 0
           and all(row["result"] in ("passed", "skipped") for row in notebook_rows))  # fmt: skip
     unit_seconds = round(sum(e["seconds"] for e in unit.values()), 1)
-    return {"status": "passed" if ok else "failed", "machine": machine, "steps": steps,
-            "notebooks": notebook_rows, "unit_tests": counts, "unit_test_seconds": unit_seconds,
-            "slowest_unit_tests": [{"test": n, "seconds": s} for s, n in slowest], "unit_failures": failures}
+    return {
+        "status": "passed" if ok else "failed",
+        "machine": machine,
+        "steps": steps,
+        "notebooks": notebook_rows,
+        "unit_tests": counts,
+        "unit_test_seconds": unit_seconds,
+        "slowest_unit_tests": [{"test": n, "seconds": s} for s, n in slowest],
+        "unit_failures": failures,
+    }
 
 
 def render_md(summary: dict) -> str:
@@ -280,8 +305,11 @@ def write(out: Path, machine: dict, steps: list[dict], progress: Path | None, ju
     if not results:
         results = read_junit(junit)
     only = bool(notebooks)
-    notebooks = [Path(n).name for n in notebooks] if only else [
-        p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    notebooks = (
+        [Path(n).name for n in notebooks]
+        if only
+        else [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+    )
     summary = summarize(results, collected, machine, steps, notebooks)
     if only:
         summary["only"] = notebooks  # GPU_CHECK_ONLY: a quick look at these notebooks, no unit tests

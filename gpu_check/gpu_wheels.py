@@ -272,8 +272,12 @@ def folder_bytes(folder: Path) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-mib", type=float, default=MAX_MIB,
-                        help=f"fail when the working tree plus .whl/ is larger (default {MAX_MIB}; 0: no limit)")
+    parser.add_argument(
+        "--max-mib",
+        type=float,
+        default=MAX_MIB,
+        help=f"fail when the working tree plus .whl/ is larger (default {MAX_MIB}; 0: no limit)",
+    )
     max_mib = parser.parse_args(argv).max_mib
     WHL.mkdir(exist_ok=True)
     want = wanted()

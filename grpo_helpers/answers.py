@@ -17,8 +17,11 @@ from fractions import Fraction
 ANSWER_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
 HASHES_RE = re.compile(r"####[ \t]*([^\n<]*)")
 BOXED_RE = re.compile(r"\\boxed\s*\{")
-PHRASE_RE = re.compile(r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*"
-                       r"(?P<ans>[-−$€£]*\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)", re.IGNORECASE)
+PHRASE_RE = re.compile(
+    r"(?:the\s+)?(?:final\s+)?answer\s*(?:is|:|=)\s*:?\s*"
+    r"(?P<ans>[-−$€£]*\s*\$?\s*[-−]?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)",
+    re.IGNORECASE,
+)
 
 # Unicode minus signs and dashes a model or a copy-paste may produce instead of "-".
 _MINUS = str.maketrans(dict.fromkeys("\u2212\u2013\u2012\ufe63\uff0d", "-"))
@@ -82,8 +85,10 @@ def extract_gsm8k_answer(solution: str) -> str:
     if not isinstance(solution, str):
         raise TypeError(f"extract_gsm8k_answer expects the solution text (a str), got {type(solution).__name__}")
     if "####" not in solution:
-        raise ValueError("This is not a GSM8K reference solution: it has no '####' line. Pass the dataset's `answer` "
-                         f"column (a solution ending in '#### <number>'), not {solution[:80]!r}")
+        raise ValueError(
+            "This is not a GSM8K reference solution: it has no '####' line. Pass the dataset's `answer` "
+            f"column (a solution ending in '#### <number>'), not {solution[:80]!r}"
+        )
     answer = solution.rsplit("####", 1)[1].strip().splitlines()
     if not answer or not answer[0].strip():
         raise ValueError(f"The '####' line of this GSM8K solution is empty: {solution[-80:]!r}")
@@ -113,8 +118,10 @@ def extract_all_answers(completion: str) -> list[tuple[str, str]]:
     if completion is None:
         return []
     if not isinstance(completion, str):
-        raise TypeError(f"extract_answer expects the completion's text (a str), got {type(completion).__name__}; "
-                        "for a conversational completion use grpo_helpers.rewards.completion_text(completion) first")
+        raise TypeError(
+            f"extract_answer expects the completion's text (a str), got {type(completion).__name__}; "
+            "for a conversational completion use grpo_helpers.rewards.completion_text(completion) first"
+        )
     found = [("answer_tag", a) for a in ANSWER_TAG_RE.findall(completion)]
     found += [("hashes", a) for a in HASHES_RE.findall(completion)]
     found += [("boxed", a) for a in _boxed_contents(completion)]

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grpo_helpers.environment import Hardware, bitsandbytes_installed, detect_hardware, quick_mode, run_dir, sixteen_bit_gpu
+from grpo_helpers.environment import (
+    Hardware,
+    bitsandbytes_installed,
+    detect_hardware,
+    quick_mode,
+    run_dir,
+    sixteen_bit_gpu,
+)
 from grpo_helpers.rewards import weights_by_name
 
 # Shared by every preset: Adam's second-moment decay of 0.99 (RL rewards are noisy, a shorter
@@ -85,8 +92,13 @@ _OWN = {
 # Quick mode (GRPO_QUICK=1, the tests and the GPU check) on any machine: quick_cpu's algorithm with the
 # smallest batch that still has groups (2 prompts x 2 completions) and 2 steps: it checks that every
 # cell runs, and nothing it prints means anything.
-_OWN["smoke_test"] = {**_OWN["quick_cpu"], "num_generations": 2, "per_device_train_batch_size": 4,
-                      "max_completion_length": 16, "max_steps": 2}
+_OWN["smoke_test"] = {
+    **_OWN["quick_cpu"],
+    "num_generations": 2,
+    "per_device_train_batch_size": 4,
+    "max_completion_length": 16,
+    "max_steps": 2,
+}
 # Each preset whole (COMMON with the preset's own values on top): GRPOConfig(**PRESETS[name], ...).
 PRESETS = {name: {**COMMON, **own} for name, own in _OWN.items()}
 PRESET_NAMES = tuple(PRESETS)
@@ -106,7 +118,12 @@ def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> 
     if not hardware.has_cuda:
         return {"bf16": False, "fp16": False, "use_cpu": True, "optim": "adamw_torch"}
     has_bnb = bitsandbytes_installed() if bitsandbytes is None else bitsandbytes
-    return {"bf16": hardware.bf16, "fp16": not hardware.bf16, "use_cpu": False, "optim": "adamw_8bit" if has_bnb else "adamw_torch"}
+    return {
+        "bf16": hardware.bf16,
+        "fp16": not hardware.bf16,
+        "use_cpu": False,
+        "optim": "adamw_8bit" if has_bnb else "adamw_torch",
+    }
 
 
 def recommended_preset(hardware: Hardware) -> str:
@@ -229,8 +246,10 @@ NON_NEGATIVE = Rule("a finite number >= 0", lambda v: _number(v) and v >= 0)
 FRACTION = Rule("a number in (0, 1]", lambda v: _number(v) and 0 < v <= 1)
 DECAY = Rule("a number in [0, 1)", lambda v: _number(v) and 0 <= v < 1)
 COUNT = Rule("a whole number >= 1", lambda v: _whole(v) and v >= 1)
-INTERVAL = Rule("a fraction in (0, 1) of max_steps, or a whole number >= 1",
-                lambda v: _number(v) and (0 < v < 1 or (v >= 1 and float(v).is_integer())))
+INTERVAL = Rule(
+    "a fraction in (0, 1) of max_steps, or a whole number >= 1",
+    lambda v: _number(v) and (0 < v < 1 or (v >= 1 and float(v).is_integer())),
+)
 FLAG = Rule("True or False", lambda v: isinstance(v, bool))
 
 # (field, rule, what to type instead) for every setting a learner sets; checked before GRPOTrainer, which accepts
@@ -311,7 +330,11 @@ def field_problem(name: str, value) -> str | None:
     rule, fix = RULES[name]
     if rule.allows(value) or (name == "scale_rewards" and isinstance(value, bool)):  # TRL maps True/False itself
         return None
-    close = difflib.get_close_matches(value, rule.choices(), n=1, cutoff=0.8) if rule.choices and isinstance(value, str) else []
+    close = (
+        difflib.get_close_matches(value, rule.choices(), n=1, cutoff=0.8)
+        if rule.choices and isinstance(value, str)
+        else []
+    )
     guess = "".join(f"did you mean {name}={c!r}? " for c in close)
     return f"{name}: {value!r} must be {rule.describe()}: {guess}type {fix}"
 
@@ -329,8 +352,11 @@ def _defaults() -> dict:
 
 # What each loss type needs besides its name, the one table of them: config_problems refuses dr_grpo and cispo
 # without theirs (below, with why), TRL warns for luspo; notebook 08 and the tests build every loss type with it.
-LOSS_COMPANIONS = {"dr_grpo": {"scale_rewards": "none"}, "cispo": {"epsilon_high": 5.0},
-                   "luspo": {"importance_sampling_level": "sequence"}}
+LOSS_COMPANIONS = {
+    "dr_grpo": {"scale_rewards": "none"},
+    "cispo": {"epsilon_high": 5.0},
+    "luspo": {"importance_sampling_level": "sequence"},
+}
 
 
 def config_problems(config) -> tuple[list[str], list[str]]:
@@ -385,14 +411,21 @@ def _build(settings: dict, what: str, unknown_hint: str = ""):
     try:
         config = GRPOConfig(**settings)
     except ValueError as error:  # TRL's batch arithmetic and precision checks, with the batch settings they concern
-        raise ConfigError(what, [f"{error}" + (f" ({batch})" if any(k in str(error) for k in _BATCH) else "")]) from error
+        raise ConfigError(
+            what, [f"{error}" + (f" ({batch})" if any(k in str(error) for k in _BATCH) else "")]
+        ) from error
     if repaired := [k for k in _BATCH if settings.get(k) is not None and getattr(config, k) != settings[k]]:
         # Unsloth's GRPOConfig changes a batch that holds no whole groups instead of refusing it (notebook 05)
         per_device = settings.get("per_device_train_batch_size", config.per_device_train_batch_size)
         asked = per_device * config.world_size * config.steps_per_generation
-        raise ConfigError(what, [f"generation batch: {asked} completions (per_device_train_batch_size x processes x "
-                                 f"steps_per_generation) must be divisible by num_generations ({config.num_generations}): "
-                                 f"change either (Unsloth's GRPOConfig changed {', '.join(repaired)} by itself) ({batch})"])
+        raise ConfigError(
+            what,
+            [
+                f"generation batch: {asked} completions (per_device_train_batch_size x processes x "
+                f"steps_per_generation) must be divisible by num_generations ({config.num_generations}): "
+                f"change either (Unsloth's GRPOConfig changed {', '.join(repaired)} by itself) ({batch})"
+            ],
+        )
     _report([], notes, what)
     return config
 
@@ -404,8 +437,12 @@ def make_config(preset: str = "basic", hardware: Hardware | None = None, bitsand
     if preset not in PRESETS:
         raise ValueError(f"preset={preset!r} is not a preset: use one of {', '.join(PRESET_NAMES)}")
     hardware = hardware or detect_hardware()
-    settings = {**PRESETS[preset], **precision_settings(hardware, bitsandbytes), "output_dir": str(run_dir() / "checkpoints"),
-                **overrides}
+    settings = {
+        **PRESETS[preset],
+        **precision_settings(hardware, bitsandbytes),
+        "output_dir": str(run_dir() / "checkpoints"),
+        **overrides,
+    }
     return _build({**settings, **generation_rounds(settings, hardware.has_cuda)}, f"make_config({preset!r})")
 
 
@@ -414,7 +451,11 @@ def generation_rounds(settings: dict, has_cuda: bool) -> dict:
     ``settings`` set neither it nor ``generation_batch_size``; else ``{}`` (TRL: one generation per accumulation)."""
     accumulation = settings.get("gradient_accumulation_steps", 1)
     given = settings.get("steps_per_generation") is not None or settings.get("generation_batch_size") is not None
-    return {"steps_per_generation": GPU_GENERATION_ROUNDS * accumulation} if has_cuda and _whole(accumulation) and not given else {}
+    return (
+        {"steps_per_generation": GPU_GENERATION_ROUNDS * accumulation}
+        if has_cuda and _whole(accumulation) and not given
+        else {}
+    )
 
 
 def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq_length: int | None = None,
@@ -559,5 +600,8 @@ def load_config(path: str | Path | None = None, **overrides):
     if not isinstance(saved, dict):
         raise ConfigError(f"the config in {path}", [f"the file holds a {type(saved).__name__}, not the settings "
                           "save_config writes: save it again with save_config(config) (notebook 05)"])  # fmt: skip
-    return _build({**saved, **overrides}, f"the config in {path}", unknown_hint=" (saved by another TRL version? "
-                  "delete it from the file, or save the config again with this TRL)")
+    return _build(
+        {**saved, **overrides},
+        f"the config in {path}",
+        unknown_hint=" (saved by another TRL version? delete it from the file, or save the config again with this TRL)",
+    )

@@ -42,7 +42,9 @@ class HealthWarning:
 def training_logs(log_history) -> list[dict]:
     """The logging steps of ``log_history`` with a reward or a loss: not the end-of-training summary or eval logs."""
     if not isinstance(log_history, (list, tuple)):
-        raise TypeError(f"log_history must be a list of dicts such as trainer.state.log_history, got {type(log_history).__name__}")
+        raise TypeError(
+            f"log_history must be a list of dicts such as trainer.state.log_history, got {type(log_history).__name__}"
+        )
     for index, entry in enumerate(log_history):
         if not isinstance(entry, dict):
             raise TypeError(f"log_history[{index}] must be a dict of metric values, got {type(entry).__name__}")
@@ -67,16 +69,27 @@ def _positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive number of logging steps (e.g. 10), got {value!r}")
 
 
-def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, zero_std_fraction: float = 0.99,
-                 kl_window: int = 3, kl_limit: float = 1.0, clipped_window: int = 5,
-                 clipped_fraction: float = 0.99) -> list[HealthWarning]:
+def check_health(
+    log_history,
+    flat_window: int = 10,
+    zero_std_window: int = 5,
+    zero_std_fraction: float = 0.99,
+    kl_window: int = 3,
+    kl_limit: float = 1.0,
+    clipped_window: int = 5,
+    clipped_fraction: float = 0.99,
+) -> list[HealthWarning]:
     """The health warnings for ``log_history`` (empty when the run looks healthy): ``reward_flat_zero`` (total
     reward 0), ``zero_std`` (at least ``zero_std_fraction`` of the groups with identical rewards: zero advantage),
     ``kl_runaway`` (mean KL above ``kl_limit``), ``always_clipped`` (at least ``clipped_fraction`` of the
     completions cut at ``max_completion_length``). Each looks at the last ``*_window`` logging steps only, so a
     warning goes once the run recovers."""
-    for name, window in (("flat_window", flat_window), ("zero_std_window", zero_std_window),
-                         ("kl_window", kl_window), ("clipped_window", clipped_window)):
+    for name, window in (
+        ("flat_window", flat_window),
+        ("zero_std_window", zero_std_window),
+        ("kl_window", kl_window),
+        ("clipped_window", clipped_window),
+    ):
         _positive_int(name, window)
     for name, fraction in (("zero_std_fraction", zero_std_fraction), ("clipped_fraction", clipped_fraction)):
         if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
@@ -86,27 +99,47 @@ def check_health(log_history, flat_window: int = 10, zero_std_window: int = 5, z
     rows = training_logs(log_history)
     kl_mean = sum(series(rows, "kl")[1][-kl_window:]) / kl_window
     checks = (  # (code, metric, window, is a problem on the last ``window`` values, message, fix)
-        ("reward_flat_zero", "reward", flat_window, lambda values: all(abs(v) < 1e-9 for v in values),
-         f"The total reward has been 0 for the last {flat_window} logging steps.",
-         "Look at a few completions (completion browser): if the model never writes the format the reward "
-         "looks for, loosen the format reward or show the format in the system prompt; if completions are cut "
-         "off, raise max_completion_length; check that the dataset column your reward reads (e.g. `answer`) "
-         "exists and is passed to the reward function by that name."),
-        ("zero_std", "frac_reward_zero_std", zero_std_window, lambda values: min(values) >= zero_std_fraction,
-         f"Every group's completions got the same reward for the last {zero_std_window} logging steps, so every "
-         "advantage is 0 and the model learns nothing.",
-         "Raise temperature (e.g. 1.0) or num_generations (e.g. 8) so completions differ, or give partial "
-         "credit in a reward so that different completions score differently."),
-        ("kl_runaway", "kl", kl_window, lambda values: kl_mean > kl_limit,
-         f"The KL to the reference model averaged {kl_mean:.3g} over the last {kl_window} logging steps "
-         f"(above {kl_limit:g}): the policy is drifting far from where it started.",
-         "Lower learning_rate (e.g. halve it), raise beta (e.g. 0.04 -> 0.1), or clip gradients harder "
-         "(max_grad_norm=0.1); then restart from an earlier checkpoint."),
-        ("always_clipped", "completions/clipped_ratio", clipped_window, lambda values: min(values) >= clipped_fraction,
-         f"Almost every completion hit max_completion_length for the last {clipped_window} logging steps, so "
-         "answers are cut off before they end.",
-         "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
-         "shorter reasoning in the system prompt."),
+        (
+            "reward_flat_zero",
+            "reward",
+            flat_window,
+            lambda values: all(abs(v) < 1e-9 for v in values),
+            f"The total reward has been 0 for the last {flat_window} logging steps.",
+            "Look at a few completions (completion browser): if the model never writes the format the reward "
+            "looks for, loosen the format reward or show the format in the system prompt; if completions are cut "
+            "off, raise max_completion_length; check that the dataset column your reward reads (e.g. `answer`) "
+            "exists and is passed to the reward function by that name.",
+        ),
+        (
+            "zero_std",
+            "frac_reward_zero_std",
+            zero_std_window,
+            lambda values: min(values) >= zero_std_fraction,
+            f"Every group's completions got the same reward for the last {zero_std_window} logging steps, so every "
+            "advantage is 0 and the model learns nothing.",
+            "Raise temperature (e.g. 1.0) or num_generations (e.g. 8) so completions differ, or give partial "
+            "credit in a reward so that different completions score differently.",
+        ),
+        (
+            "kl_runaway",
+            "kl",
+            kl_window,
+            lambda values: kl_mean > kl_limit,
+            f"The KL to the reference model averaged {kl_mean:.3g} over the last {kl_window} logging steps "
+            f"(above {kl_limit:g}): the policy is drifting far from where it started.",
+            "Lower learning_rate (e.g. halve it), raise beta (e.g. 0.04 -> 0.1), or clip gradients harder "
+            "(max_grad_norm=0.1); then restart from an earlier checkpoint.",
+        ),
+        (
+            "always_clipped",
+            "completions/clipped_ratio",
+            clipped_window,
+            lambda values: min(values) >= clipped_fraction,
+            f"Almost every completion hit max_completion_length for the last {clipped_window} logging steps, so "
+            "answers are cut off before they end.",
+            "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
+            "shorter reasoning in the system prompt.",
+        ),
     )
     warnings = []
     for code, key, window, is_problem, message, fix in checks:
@@ -123,11 +156,22 @@ PANELS = {
     "Total reward": ("reward (points)", [("reward", "reward")], None),
     "Reward per function (mean)": ("reward (points)", [], "no reward functions logged yet"),
     "Reward std": ("std within a group (points)", [("reward_std", "reward_std")], None),
-    "Groups with zero reward std": ("fraction of groups (0-1)", [("frac_reward_zero_std", "frac_reward_zero_std")], None),
+    "Groups with zero reward std": (
+        "fraction of groups (0-1)",
+        [("frac_reward_zero_std", "frac_reward_zero_std")],
+        None,
+    ),
     "KL to the reference model": ("KL (nats per token)", [("kl", "kl")], "no KL logged (beta = 0: no KL term)"),
-    "Completion length (tokens)": ("length (tokens)", [("completions/mean_length", "mean"), ("completions/min_length", "min"),
-                                                       ("completions/max_length", "max")], None),
-    "Clipped completions (fraction)": ("fraction of completions (0-1)", [("completions/clipped_ratio", "clipped_ratio")], None),
+    "Completion length (tokens)": (
+        "length (tokens)",
+        [("completions/mean_length", "mean"), ("completions/min_length", "min"), ("completions/max_length", "max")],
+        None,
+    ),
+    "Clipped completions (fraction)": (
+        "fraction of completions (0-1)",
+        [("completions/clipped_ratio", "clipped_ratio")],
+        None,
+    ),
     "Loss": ("loss (GRPO objective)", [("loss", "loss")], None),
     "Learning rate": ("learning rate (per step)", [("learning_rate", "learning_rate")], None),
 }
@@ -136,15 +180,19 @@ PANELS = {
 def rolling_mean(values: list[float], window: int) -> list[float]:
     """The mean of the last ``window`` values (fewer at the start) at each position."""
     _positive_int("window", window)
-    return [sum(values[max(0, i + 1 - window):i + 1]) / min(i + 1, window) for i in range(len(values))]
+    return [sum(values[max(0, i + 1 - window) : i + 1]) / min(i + 1, window) for i in range(len(values))]
 
 
 def panel_series(log_history, window: int = 10) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
     """What each panel plots: ``{panel title: {line label: (steps, values)}}``; the total-reward
     panel also gets ``mean of last <window>``. Panels whose metrics were not logged are empty."""
     rows = training_logs(log_history)
-    functions = dict.fromkeys(key[len("rewards/"):-len("/mean")] for row in rows for key in row
-                              if key.startswith("rewards/") and key.endswith("/mean"))
+    functions = dict.fromkeys(
+        key[len("rewards/") : -len("/mean")]
+        for row in rows
+        for key in row
+        if key.startswith("rewards/") and key.endswith("/mean")
+    )
     panels = {}
     for title, (_, metrics, _) in PANELS.items():
         if title == "Reward per function (mean)":
@@ -174,9 +222,15 @@ def summary_line(row: dict, max_steps: int | None = None, mean: float | None = N
     parts = [f"step {row.get('step', '?')}" + (f"/{max_steps}" if max_steps else "")]
     if (reward := number(row.get("reward"))) is not None:
         parts.append(f"reward {_fmt(reward)}" + (f" (mean{window} {_fmt(mean)})" if mean is not None else ""))
-    for key, label in (("reward_std", "std"), ("frac_reward_zero_std", "zero-std"), ("kl", "kl"),
-                       ("completions/mean_length", "len"), ("completions/clipped_ratio", "clipped"),
-                       ("loss", "loss"), ("learning_rate", "lr")):
+    for key, label in (
+        ("reward_std", "std"),
+        ("frac_reward_zero_std", "zero-std"),
+        ("kl", "kl"),
+        ("completions/mean_length", "len"),
+        ("completions/clipped_ratio", "clipped"),
+        ("loss", "loss"),
+        ("learning_rate", "lr"),
+    ):
         if (value := number(row.get(key))) is not None:
             parts.append(f"{label} {_fmt(value)}")
     return " | ".join(parts)
@@ -217,11 +271,25 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
         ax.set_title(name, fontsize=10)
         for label, (steps, values) in lines.items():
             dashed = label.startswith("mean of last") or label in ("min", "max")
-            ax.plot(steps, values, "--" if dashed else "-", marker=None if dashed else ".", label=label,
-                    linewidth=1 if dashed else 1.5)
+            ax.plot(
+                steps,
+                values,
+                "--" if dashed else "-",
+                marker=None if dashed else ".",
+                label=label,
+                linewidth=1 if dashed else 1.5,
+            )
         if not lines:
-            ax.text(0.5, 0.5, empty_note or "not logged yet", ha="center", va="center",
-                    transform=ax.transAxes, color="gray", fontsize=9)
+            ax.text(
+                0.5,
+                0.5,
+                empty_note or "not logged yet",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="gray",
+                fontsize=9,
+            )
             ax.set(xticks=[], yticks=[])
             continue
         ax.set_xlabel("training step", fontsize=8)
@@ -237,10 +305,21 @@ def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = 
     health.clear()
     health.set_axis_off()
     health.set_title("Health", fontsize=10, loc="left")
-    text = "\n".join(line for w in warnings for line in
-                     textwrap.wrap(f"\u26a0 {w.message}", 110) + textwrap.wrap(f"   Fix: {w.fix}", 110))
-    health.text(0, 1, text or "No problems seen so far.", color="darkred" if warnings else "green",
-                fontsize=8 if warnings else 10, transform=health.transAxes, va="top", family="monospace")
+    text = "\n".join(
+        line
+        for w in warnings
+        for line in textwrap.wrap(f"\u26a0 {w.message}", 110) + textwrap.wrap(f"   Fix: {w.fix}", 110)
+    )
+    health.text(
+        0,
+        1,
+        text or "No problems seen so far.",
+        color="darkred" if warnings else "green",
+        fontsize=8 if warnings else 10,
+        transform=health.transAxes,
+        va="top",
+        family="monospace",
+    )
     figure.suptitle(title, fontsize=11)
     return panels
 
@@ -292,8 +371,11 @@ class LiveRewardDashboard(TrainerCallback):
         from IPython.display import HTML, Image, display
 
         items = "".join(f"<li><b>{escape(w.message)}</b><br>Fix: {escape(w.fix)}</li>" for w in self.warnings)
-        html = HTML(f"<div style='color:#a00000'>Health warnings:<ul>{items}</ul></div>" if items
-                    else "<div style='color:green'>Health: no problems seen so far.</div>")
+        html = HTML(
+            f"<div style='color:#a00000'>Health warnings:<ul>{items}</ul></div>"
+            if items
+            else "<div style='color:green'>Health: no problems seen so far.</div>"
+        )
         image = Image(data=self._repr_png_(), format="png")
         if self._handles is None:
             self._handles = (display(image, display_id=True), display(html, display_id=True))
@@ -317,7 +399,9 @@ class LiveRewardDashboard(TrainerCallback):
         self.rows.append(row)
         announced = {w.code for w in self.warnings}
         self.warnings = check_health(self.rows)
-        self.paths["csv"], self.paths["json"] = save_metrics(self.rows, self.output_dir or args.output_dir, self.warnings)
+        self.paths["csv"], self.paths["json"] = save_metrics(
+            self.rows, self.output_dir or args.output_dir, self.warnings
+        )
         if self.mode == "notebook":
             if time.monotonic() - self._last_draw >= self.every_seconds:
                 self._show()

@@ -128,7 +128,9 @@ def cpu_has_bf16() -> bool:
     Lake), which make a GRPO step 1.6x faster; elsewhere (Apple silicon, older laptops) it is emulated, slower."""
     import torch
 
-    return any(getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return any(
+        getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    )
 
 
 def detect_hardware() -> Hardware:
@@ -139,8 +141,14 @@ def detect_hardware() -> Hardware:
     common = dict(platform=detect_platform(), cpu_count=os.cpu_count() or 1, ram_gib=ram)
     if cuda_available():
         props = torch.cuda.get_device_properties(0)
-        return Hardware(device="cuda", gpu_name=props.name, vram_gib=props.total_memory / 2**30,
-                        compute_capability=(props.major, props.minor), bf16=torch.cuda.is_bf16_supported(), **common)
+        return Hardware(
+            device="cuda",
+            gpu_name=props.name,
+            vram_gib=props.total_memory / 2**30,
+            compute_capability=(props.major, props.minor),
+            bf16=torch.cuda.is_bf16_supported(),
+            **common,
+        )
     return Hardware(device="cpu", bf16=cpu_has_bf16(), **common)
 
 
@@ -200,11 +208,17 @@ def hardware_report(hw: Hardware | None = None, backend: str | None = None) -> s
     machine = f"CPU only (bfloat16 instructions: {'yes' if hw.bf16 else 'no: the model runs in float32'})"
     if hw.has_cuda:
         cc = ".".join(map(str, hw.compute_capability or ())) or "?"
-        machine = (f"GPU {hw.gpu_name} ({hw.vram_gib:.1f} GiB, compute capability {cc}, "
-                   f"bf16 {'yes' if hw.bf16 else 'no: fp16 is used'})")
+        machine = (
+            f"GPU {hw.gpu_name} ({hw.vram_gib:.1f} GiB, compute capability {cc}, "
+            f"bf16 {'yes' if hw.bf16 else 'no: fp16 is used'})"
+        )
     ram = f", {hw.ram_gib:.1f} GiB RAM" if hw.ram_gib else ""
     note = _SIXTEEN_BIT_NOTE if backend == "transformers" and hw.has_cuda else _BACKEND_NOTES[backend]
-    lines = [f"Machine : {machine}; {hw.cpu_count} CPU cores{ram}", f"Platform: {hw.platform}", f"Backend : {backend}: {note}"]
+    lines = [
+        f"Machine : {machine}; {hw.cpu_count} CPU cores{ram}",
+        f"Platform: {hw.platform}",
+        f"Backend : {backend}: {note}",
+    ]
     if backend != "unsloth" and not sixteen_bit_gpu(hw):
         lines.append(f"To change: {_FIXES['gpu' if hw.has_cuda else hw.platform]}")
     return "\n".join(lines)

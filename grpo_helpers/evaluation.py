@@ -43,7 +43,11 @@ def chat_generate(model, tokenizer, messages, max_new_tokens: int = 128, do_samp
         tokenizer.padding_side = side
     with torch.no_grad():
         output = model.generate(
-            **inputs, max_new_tokens=max_new_tokens, do_sample=do_sample, pad_token_id=tokenizer.pad_token_id, **generate_kwargs
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=do_sample,
+            pad_token_id=tokenizer.pad_token_id,
+            **generate_kwargs,
         )
     replies = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return replies if batch else replies[0]
@@ -59,9 +63,13 @@ def gsm8k_subset(n_examples: int, seed: int = 0, split: str = "test", dataset=No
         dataset = load_gsm8k(split)
     missing = {"question", "answer"} - set(dataset.column_names)
     if missing:
-        raise ValueError(f"dataset needs GSM8K's columns 'question' and 'answer'; it lacks {sorted(missing)} (it has {dataset.column_names})")
+        raise ValueError(
+            f"dataset needs GSM8K's columns 'question' and 'answer'; it lacks {sorted(missing)} (it has {dataset.column_names})"
+        )
     if not isinstance(n_examples, int) or not 0 < n_examples <= len(dataset):
-        raise ValueError(f"n_examples must be between 1 and {len(dataset)} (the rows of the {split} split), got {n_examples!r}")
+        raise ValueError(
+            f"n_examples must be between 1 and {len(dataset)} (the rows of the {split} split), got {n_examples!r}"
+        )
     ids = sorted(random.Random(seed).sample(range(len(dataset)), n_examples))
     rows = dataset.select(ids)
     return rows.add_column("id", ids) if "id" not in rows.column_names else rows
@@ -111,15 +119,33 @@ class EvalResult:
     def numbers(self) -> dict:
         """What ``evaluation.json`` records of this result: n, correct, accuracy, its interval, format rate, settings."""
         settings = {name: value for name, value in self.settings.items() if name != "n_examples"}  # that is "n"
-        return {"label": self.label, "n": self.n_examples, "correct": self.correct, "accuracy": round(self.accuracy, 4),
-                "interval95": [round(x, 4) for x in self.interval], "format_rate": round(self.format_rate, 4), **settings}
+        return {
+            "label": self.label,
+            "n": self.n_examples,
+            "correct": self.correct,
+            "accuracy": round(self.accuracy, 4),
+            "interval95": [round(x, 4) for x in self.interval],
+            "format_rate": round(self.format_rate, 4),
+            **settings,
+        }
 
     def _repr_html_(self) -> str:
         return f"<p><b>{self}</b></p>" + self.table.head(5)._repr_html_()
 
 
-def evaluate_gsm8k(model, tokenizer, n_examples: int = 100, seed: int = 0, batch_size: int = 8, max_new_tokens: int = 256,
-                   label: str = "model", split: str = "test", dataset=None, prompt_fn=None, progress: bool = True) -> EvalResult:
+def evaluate_gsm8k(
+    model,
+    tokenizer,
+    n_examples: int = 100,
+    seed: int = 0,
+    batch_size: int = 8,
+    max_new_tokens: int = 256,
+    label: str = "model",
+    split: str = "test",
+    dataset=None,
+    prompt_fn=None,
+    progress: bool = True,
+) -> EvalResult:
     """Accuracy of ``model`` on ``n_examples`` held-out GSM8K problems (``gsm8k_subset(n_examples,
     seed, split)``), answered greedily in batches of ``batch_size`` with at most
     ``max_new_tokens`` tokens each. Returns an ``EvalResult`` (``.accuracy``, ``.format_rate``,
@@ -160,14 +186,25 @@ def evaluate_gsm8k(model, tokenizer, n_examples: int = 100, seed: int = 0, batch
     predicted = [extract_answer(c) for c in completions]
     # "formatted": the strict format reward's test (reasoning, then one <answer>N</answer>, nothing after)
     formatted = [s > 0 for s in strict_format_reward(prompts=[None] * len(completions), completions=completions)]
-    table = pd.DataFrame({
-        "id": list(rows["id"]), "question": questions, "reference": references, "completion": completions,
-        "predicted": pd.Series(predicted, dtype=object),  # None stays None
-        "formatted": formatted,
-        "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references)],
-    })
+    table = pd.DataFrame(
+        {
+            "id": list(rows["id"]),
+            "question": questions,
+            "reference": references,
+            "completion": completions,
+            "predicted": pd.Series(predicted, dtype=object),  # None stays None
+            "formatted": formatted,
+            "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references)],
+        }
+    )
     source = {"split": split} if dataset is None else {"dataset": "given"}  # a given dataset is no GSM8K split
-    settings = {"n_examples": n_examples, "seed": seed, **source, "max_new_tokens": max_new_tokens, "batch_size": batch_size}
+    settings = {
+        "n_examples": n_examples,
+        "seed": seed,
+        **source,
+        "max_new_tokens": max_new_tokens,
+        "batch_size": batch_size,
+    }
     result = EvalResult(label, table, settings)
     print(result)
     return result
@@ -179,16 +216,32 @@ def compare_results(*results: EvalResult):
 
     if not results:
         raise ValueError("pass one or more EvalResult objects, e.g. compare_results(base, trained)")
-    rows = [{"model": r.label, "right": r.correct, "problems": r.n_examples, "accuracy": r.accuracy,
-             "95% interval from": round(r.interval[0], 3), "to": round(r.interval[1], 3), "answer format followed": r.format_rate}
-            for r in results]
+    rows = [
+        {
+            "model": r.label,
+            "right": r.correct,
+            "problems": r.n_examples,
+            "accuracy": r.accuracy,
+            "95% interval from": round(r.interval[0], 3),
+            "to": round(r.interval[1], 3),
+            "answer format followed": r.format_rate,
+        }
+        for r in results
+    ]
     return pd.DataFrame(rows).set_index("model")
 
 
-def difference_interval(before: EvalResult, after: EvalResult, z: float = 1.96, column: str = "correct") -> tuple[float, float]:
+def difference_interval(
+    before: EvalResult, after: EvalResult, z: float = 1.96, column: str = "correct"
+) -> tuple[float, float]:
     """The 95% interval of ``after - before`` accuracy (``column="formatted"``: format rate), Newcombe's hybrid
     score interval of two independent rates; when it excludes 0, chance is unlikely (for one problem set, conservative)."""
-    k1, n1, k2, n2 = int(before.table[column].sum()), before.n_examples, int(after.table[column].sum()), after.n_examples
+    k1, n1, k2, n2 = (
+        int(before.table[column].sum()),
+        before.n_examples,
+        int(after.table[column].sum()),
+        after.n_examples,
+    )
     p1, p2 = k1 / n1, k2 / n2
     (l1, u1), (l2, u2) = wilson_interval(k1, n1, z), wilson_interval(k2, n2, z)
     d = p2 - p1
@@ -199,9 +252,15 @@ def save_evaluation(path, task: str, before: EvalResult, after: EvalResult, **ex
     """Write ``evaluation.json``: ``task``, ``before``/``after`` (``EvalResult.numbers()``), the difference, its
     interval, whether the two intervals are apart, ``extra``."""
     low, high = difference_interval(before, after)
-    record = {"task": task, "before": before.numbers(), "after": after.numbers(),
-              "difference": round(after.accuracy - before.accuracy, 4), "difference_interval95": [round(low, 4), round(high, 4)],
-              "intervals_apart": before.interval[1] < after.interval[0] or after.interval[1] < before.interval[0], **extra}
+    record = {
+        "task": task,
+        "before": before.numbers(),
+        "after": after.numbers(),
+        "difference": round(after.accuracy - before.accuracy, 4),
+        "difference_interval95": [round(low, 4), round(high, 4)],
+        "intervals_apart": before.interval[1] < after.interval[0] or after.interval[1] < before.interval[0],
+        **extra,
+    }
     Path(path).write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -225,7 +284,16 @@ def changed_examples(before: EvalResult, after: EvalResult):
     changed = merged[merged["change"].notna()].copy()
     changed["change"] = pd.Categorical(changed["change"], categories=CHANGES, ordered=True)
     changed = changed.sort_values(["change", "id"]).reset_index(drop=True)
-    columns = ["change", "id", "question", "reference", "predicted_before", "predicted_after", "completion_before", "completion_after"]
+    columns = [
+        "change",
+        "id",
+        "question",
+        "reference",
+        "predicted_before",
+        "predicted_after",
+        "completion_before",
+        "completion_after",
+    ]
     counts = changed["change"].value_counts()
     print(f"{before.label} -> {after.label}: {counts[CHANGES[0]]} {CHANGES[0]}, {counts[CHANGES[1]]} {CHANGES[1]}")
     return changed[columns].rename(columns={"predicted_before": "answer_before", "predicted_after": "answer_after"})
@@ -247,19 +315,29 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def sample_correct(model, tokenizer, dataset, k: int = 8, temperature: float = 0.7, max_new_tokens: int = 64,
-                   batch_size: int = 8) -> list[int]:
+def sample_correct(
+    model, tokenizer, dataset, k: int = 8, temperature: float = 0.7, max_new_tokens: int = 64, batch_size: int = 8
+) -> list[int]:
     """For each row of ``dataset`` (``prompt``, ``ground_truth``): how many of ``k`` completions sampled at
     ``temperature`` (the training one) ``correctness_reward`` pays for, the training reward's own parser."""
     from grpo_helpers.rewards import correctness_reward
 
     if not {"prompt", "ground_truth"} <= set(dataset.column_names):
-        raise ValueError(f"dataset needs the columns 'prompt' and 'ground_truth' (prepare_gsm8k gives them), has {dataset.column_names}")
+        raise ValueError(
+            f"dataset needs the columns 'prompt' and 'ground_truth' (prepare_gsm8k gives them), has {dataset.column_names}"
+        )
     counts = []
     for start in range(0, len(dataset), batch_size):
         rows = dataset.select(range(start, min(start + batch_size, len(dataset))))
-        replies = chat_generate(model, tokenizer, list(rows["prompt"]), max_new_tokens=max_new_tokens, do_sample=True,
-                                temperature=temperature, num_return_sequences=k)  # k replies per prompt, in order
+        replies = chat_generate(
+            model,
+            tokenizer,
+            list(rows["prompt"]),
+            max_new_tokens=max_new_tokens,
+            do_sample=True,
+            temperature=temperature,
+            num_return_sequences=k,
+        )  # k replies per prompt, in order
         truth = [t for t in rows["ground_truth"] for _ in range(k)]
         scores = correctness_reward(prompts=None, completions=replies, ground_truth=truth)
         counts += [sum(s > 0 for s in scores[i * k : (i + 1) * k]) for i in range(len(rows))]
@@ -272,17 +350,26 @@ def learnability(counts: list[int], k: int) -> dict:
     if not counts:
         raise ValueError("no problems were sampled: pass the list sample_correct returned")
     n = len(counts)
-    return {"problems": n, "k": k, "pass@1": sum(pass_at_k(k, c, 1) for c in counts) / n,
-            f"pass@{k}": sum(c > 0 for c in counts) / n, "zero_std_share": sum(c in (0, k) for c in counts) / n}
+    return {
+        "problems": n,
+        "k": k,
+        "pass@1": sum(pass_at_k(k, c, 1) for c in counts) / n,
+        f"pass@{k}": sum(c > 0 for c in counts) / n,
+        "zero_std_share": sum(c in (0, k) for c in counts) / n,
+    }
 
 
 def at_the_edge(dataset, counts: list[int], k: int):
     """The rows the model solved sometimes but not always (0 < right < k of its ``k`` samples): DAPO's dynamic
     sampling done once, before training. Raises, with what to do, when none is left."""
     if len(counts) != len(dataset):
-        raise ValueError(f"{len(counts)} counts for {len(dataset)} rows: sample_correct(model, tokenizer, dataset) gives one per row")
+        raise ValueError(
+            f"{len(counts)} counts for {len(dataset)} rows: sample_correct(model, tokenizer, dataset) gives one per row"
+        )
     keep = [i for i, c in enumerate(counts) if 0 < c < k]
     if not keep:
-        raise ValueError(f"none of {len(counts)} problems is at the model's edge (solved {sorted(set(counts))} of {k} times): "
-                         "use easier problems (grpo_helpers.arithmetic), more samples (k), or a larger model")
+        raise ValueError(
+            f"none of {len(counts)} problems is at the model's edge (solved {sorted(set(counts))} of {k} times): "
+            "use easier problems (grpo_helpers.arithmetic), more samples (k), or a larger model"
+        )
     return dataset.select(keep)

@@ -30,8 +30,10 @@ def group_advantages(rewards, num_generations: int, scale_rewards: str = "group"
     if scale_rewards not in SCALE_REWARDS:
         raise ValueError(f"scale_rewards={scale_rewards!r}: use one of {SCALE_REWARDS}")
     if num_generations < 2 or rewards.numel() % num_generations:
-        raise ValueError(f"{rewards.numel()} rewards do not make groups of num_generations={num_generations} "
-                         "(it must be >= 2 and divide the number of rewards)")
+        raise ValueError(
+            f"{rewards.numel()} rewards do not make groups of num_generations={num_generations} "
+            "(it must be >= 2 and divide the number of rewards)"
+        )
     groups = rewards.view(-1, num_generations)
     mean = groups.mean(dim=1).repeat_interleave(num_generations)
     if scale_rewards == "batch":
@@ -81,11 +83,26 @@ def vespo_weights(advantages, log_ratio, mask, k_pos=2.0, lambda_pos=3.0, k_neg=
         return torch.exp(lam + k * log_w - lam * torch.exp(log_w)).nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def grpo_loss(logps, old_logps, advantages, mask, loss_type: str = "dapo", *, ref_logps=None, beta: float = 0.0,
-              epsilon: float = 0.2, epsilon_high: float | None = None, importance_sampling_level: str = "token",
-              max_completion_length: int | None = None, num_items_in_batch=None, delta: float | None = None,
-              use_bias_correction_kl: bool = True, sapo_temperature_pos: float = 1.0,
-              sapo_temperature_neg: float = 1.05, vespo: dict | None = None):
+def grpo_loss(
+    logps,
+    old_logps,
+    advantages,
+    mask,
+    loss_type: str = "dapo",
+    *,
+    ref_logps=None,
+    beta: float = 0.0,
+    epsilon: float = 0.2,
+    epsilon_high: float | None = None,
+    importance_sampling_level: str = "token",
+    max_completion_length: int | None = None,
+    num_items_in_batch=None,
+    delta: float | None = None,
+    use_bias_correction_kl: bool = True,
+    sapo_temperature_pos: float = 1.0,
+    sapo_temperature_neg: float = 1.05,
+    vespo: dict | None = None,
+):
     """The loss TRL's ``_compute_loss`` returns for one step (no gradient accumulation, one process).
 
     ``logps`` (B, T) carry the gradient; ``old_logps`` are the sampling policy's (= logps.detach() when

@@ -66,11 +66,16 @@ def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT, worked_ex
     included), the worked example as a user/assistant turn (``None``: none), then the question."""
     messages = [{"role": "system", "content": system_prompt}]
     if worked_example is not None:
-        if not (isinstance(worked_example, (tuple, list)) and len(worked_example) == 2
-                and all(isinstance(text, str) and text.strip() for text in worked_example)):
-            raise ValueError("worked_example must be a (question, answer) pair of non-empty strings, e.g. "
-                             "('What is 2 + 3?', '2 + 3 = 5.\\n<answer>5</answer>'), or None for no example; "
-                             f"got {worked_example!r}")
+        if not (
+            isinstance(worked_example, (tuple, list))
+            and len(worked_example) == 2
+            and all(isinstance(text, str) and text.strip() for text in worked_example)
+        ):
+            raise ValueError(
+                "worked_example must be a (question, answer) pair of non-empty strings, e.g. "
+                "('What is 2 + 3?', '2 + 3 = 5.\\n<answer>5</answer>'), or None for no example; "
+                f"got {worked_example!r}"
+            )
         question_shown, answer_shown = worked_example
         messages += [{"role": "user", "content": question_shown}, {"role": "assistant", "content": answer_shown}]
     messages.append({"role": "user", "content": question})
@@ -80,15 +85,19 @@ def training_prompt(question: str, system_prompt: str = SYSTEM_PROMPT, worked_ex
 def format_chat(example: dict, system_prompt: str = SYSTEM_PROMPT, worked_example=WORKED_EXAMPLE) -> dict:
     """A conversational prompt (``training_prompt``) and the ``ground_truth`` from a GSM8K row."""
     _check_row(example)
-    return {"prompt": training_prompt(example["question"], system_prompt, worked_example),
-            "ground_truth": extract_gsm8k_answer(example["answer"])}
+    return {
+        "prompt": training_prompt(example["question"], system_prompt, worked_example),
+        "ground_truth": extract_gsm8k_answer(example["answer"]),
+    }
 
 
 def _check_row(example) -> None:
     missing = [c for c in ("question", "answer") if c not in example]
     if missing:
-        raise KeyError(f"A GSM8K row needs the columns 'question' and 'answer'; this one lacks {missing} "
-                       f"(it has {list(example)}). Load the data with grpo_helpers.gsm8k.load_gsm8k().")
+        raise KeyError(
+            f"A GSM8K row needs the columns 'question' and 'answer'; this one lacks {missing} "
+            f"(it has {list(example)}). Load the data with grpo_helpers.gsm8k.load_gsm8k()."
+        )
 
 
 def prompt_token_lengths(dataset, tokenizer) -> list[int]:
@@ -114,8 +123,15 @@ def length_stats(lengths) -> dict:
     def percentile(q):
         return lengths[min(len(lengths) - 1, int(round(q / 100 * (len(lengths) - 1))))]
 
-    return {"count": len(lengths), "min": lengths[0], "mean": round(mean(lengths), 1), "median": median(lengths),
-            "p95": percentile(95), "p99": percentile(99), "max": lengths[-1]}
+    return {
+        "count": len(lengths),
+        "min": lengths[0],
+        "mean": round(mean(lengths), 1),
+        "median": median(lengths),
+        "p95": percentile(95),
+        "p99": percentile(99),
+        "max": lengths[-1],
+    }
 
 
 def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
@@ -125,14 +141,25 @@ def filter_long_prompts(dataset, tokenizer, max_prompt_length: int):
     lengths = prompt_token_lengths(dataset, tokenizer)
     keep = [i for i, n in enumerate(lengths) if n <= max_prompt_length]
     if not keep:
-        raise ValueError(f"Every prompt is longer than max_prompt_length={max_prompt_length} tokens (the shortest has "
-                         f"{min(lengths)}). Raise max_prompt_length, or shorten the system prompt.")
+        raise ValueError(
+            f"Every prompt is longer than max_prompt_length={max_prompt_length} tokens (the shortest has "
+            f"{min(lengths)}). Raise max_prompt_length, or shorten the system prompt."
+        )
     return dataset.select(keep), len(lengths) - len(keep)
 
 
-def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, max_prompt_length: int | None = None,
-                  n: int | None = None, seed: int = 0, source: str = "auto", system_prompt: str = SYSTEM_PROMPT,
-                  worked_example=WORKED_EXAMPLE):
+def prepare_gsm8k(
+    split: str = "train",
+    *,
+    chat: bool = True,
+    tokenizer=None,
+    max_prompt_length: int | None = None,
+    n: int | None = None,
+    seed: int = 0,
+    source: str = "auto",
+    system_prompt: str = SYSTEM_PROMPT,
+    worked_example=WORKED_EXAMPLE,
+):
     """GSM8K's ``split`` ready for GRPOTrainer: columns ``prompt`` and ``ground_truth`` only.
 
     ``chat=True`` gives conversational prompts (``format_chat``: ``system_prompt``, then
@@ -149,8 +176,11 @@ def prepare_gsm8k(split: str = "train", *, chat: bool = True, tokenizer=None, ma
             raise ValueError(f"n must be a positive number of rows, got {n!r}")
         dataset = dataset.shuffle(seed=seed).select(range(min(n, len(dataset))))
     if chat:
-        dataset = dataset.map(format_chat, fn_kwargs={"system_prompt": system_prompt, "worked_example": worked_example},
-                              remove_columns=dataset.column_names)
+        dataset = dataset.map(
+            format_chat,
+            fn_kwargs={"system_prompt": system_prompt, "worked_example": worked_example},
+            remove_columns=dataset.column_names,
+        )
     else:
         dataset = dataset.map(format_grpo, remove_columns=dataset.column_names)
     if max_prompt_length is not None:
@@ -172,5 +202,7 @@ def answer_format_solution(solution: str) -> str:
 def sft_example(example: dict) -> dict:
     """A prompt-completion row for TRL's ``SFTTrainer``: the training prompt, the solution in the answer format."""
     _check_row(example)
-    return {"prompt": training_prompt(example["question"]),
-            "completion": [{"role": "assistant", "content": answer_format_solution(example["answer"])}]}
+    return {
+        "prompt": training_prompt(example["question"]),
+        "completion": [{"role": "assistant", "content": answer_format_solution(example["answer"])}],
+    }

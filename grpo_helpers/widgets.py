@@ -10,8 +10,16 @@ import warnings
 import ipywidgets as widgets
 
 from grpo_helpers.answers import answers_match, extract_answer
-from grpo_helpers.config import (PRESET_NAMES, PRESETS, ConfigWarning, accepted_loss_types, batch_arithmetic, explain,
-                                 make_config, recommended_preset)
+from grpo_helpers.config import (
+    PRESET_NAMES,
+    PRESETS,
+    ConfigWarning,
+    accepted_loss_types,
+    batch_arithmetic,
+    explain,
+    make_config,
+    recommended_preset,
+)
 from grpo_helpers.environment import detect_hardware
 from grpo_helpers.rewards import score_completion
 from grpo_helpers.training import TOTAL, Completion, CompletionRecorder
@@ -36,14 +44,28 @@ class RewardPlayground(_Widget):
             raise ValueError("reward_playground needs at least one reward function, e.g. tutorial_rewards(256)")
         self.reward_funcs, self.examples = list(reward_funcs), dict(examples or {})
         own = "(type your own)"
-        self.picker = widgets.Dropdown(options=[own, *self.examples], value=next(iter(self.examples), own),
-                                       description="Example:", layout=widgets.Layout(width="480px"))
-        self.reference = widgets.Text(value=str(ground_truth), description="Reference:", layout=widgets.Layout(width="260px"))
-        self.text = widgets.Textarea(value=next(iter(self.examples.values()), ""), placeholder="Type a completion here",
-                                     description="Completion:", layout=widgets.Layout(width="95%", height="140px"),
-                                     continuous_update=True)  # re-score as the learner types
+        self.picker = widgets.Dropdown(
+            options=[own, *self.examples],
+            value=next(iter(self.examples), own),
+            description="Example:",
+            layout=widgets.Layout(width="480px"),
+        )
+        self.reference = widgets.Text(
+            value=str(ground_truth), description="Reference:", layout=widgets.Layout(width="260px")
+        )
+        self.text = widgets.Textarea(
+            value=next(iter(self.examples.values()), ""),
+            placeholder="Type a completion here",
+            description="Completion:",
+            layout=widgets.Layout(width="95%", height="140px"),
+            continuous_update=True,
+        )  # re-score as the learner types
         self.table = widgets.HTML()
-        for control, handler in ((self.picker, self._on_pick), (self.text, self._update), (self.reference, self._update)):
+        for control, handler in (
+            (self.picker, self._on_pick),
+            (self.text, self._update),
+            (self.reference, self._update),
+        ):
             control.observe(handler, names="value")
         self.box = widgets.VBox([widgets.HBox([self.picker, self.reference]), self.text, self.table])
         self._update()
@@ -58,11 +80,16 @@ class RewardPlayground(_Widget):
         try:
             self.scores, error = score_completion(completion, reference, self.reward_funcs), ""
         except Exception as exc:  # a learner's own reward may raise: show it, keep the widget alive
-            self.scores, error = {}, f"<p style='color:#b00'>A reward raised {type(exc).__name__}: {html.escape(str(exc))}</p>"
+            self.scores, error = (
+                {},
+                f"<p style='color:#b00'>A reward raised {type(exc).__name__}: {html.escape(str(exc))}</p>",
+            )
         self.total = sum(self.scores.values())
         match = "matches" if answers_match(self.extracted, reference) else "does not match"
-        rows = "".join(f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td><td>{score:+.3f}</td></tr>"
-                       for name, score in self.scores.items())
+        rows = "".join(
+            f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td><td>{score:+.3f}</td></tr>"
+            for name, score in self.scores.items()
+        )
         self.table.value = (
             f"<p>Extracted answer: <b>{html.escape(repr(self.extracted))}</b> ({match} the reference "
             f"{html.escape(repr(reference))})</p>{error}<table><tr><th style='text-align:left'>reward</th><th>score</th></tr>"
@@ -91,19 +118,27 @@ class ConfigWidget(_Widget):
         self.controls = {
             "num_generations": widgets.IntSlider(min=2, max=32, description="num_generations", **common),
             "temperature": widgets.FloatSlider(min=0.0, max=2.0, step=0.05, description="temperature", **common),
-            "max_completion_length": widgets.IntSlider(min=16, max=1024, step=8, description="max_completion_length", **common),
-            "beta": widgets.FloatSlider(min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common),
-            "loss_type": widgets.Dropdown(options=accepted_loss_types(), description="loss_type", style=style, layout=layout),
-            "learning_rate": widgets.SelectionSlider(options=[(f"{lr:g}", lr) for lr in LEARNING_RATES],
-                                                     description="learning_rate", **common),
+            "max_completion_length": widgets.IntSlider(
+                min=16, max=1024, step=8, description="max_completion_length", **common
+            ),
+            "beta": widgets.FloatSlider(
+                min=0.0, max=0.5, step=0.01, readout_format=".2f", description="beta (KL)", **common
+            ),
+            "loss_type": widgets.Dropdown(
+                options=accepted_loss_types(), description="loss_type", style=style, layout=layout
+            ),
+            "learning_rate": widgets.SelectionSlider(
+                options=[(f"{lr:g}", lr) for lr in LEARNING_RATES], description="learning_rate", **common
+            ),
             "per_device_train_batch_size": widgets.IntSlider(min=1, max=64, description="per_device_batch", **common),
             "gradient_accumulation_steps": widgets.IntSlider(min=1, max=16, description="grad_accumulation", **common),
             "max_steps": widgets.IntSlider(min=1, max=1000, description="max_steps", **common),
         }
         self.notes = {name: widgets.HTML() for name in CONTROLLED}
         self.messages, self.result = widgets.HTML(), widgets.HTML()
-        self.button = widgets.Button(description="Build GRPOConfig", button_style="success", icon="check",
-                                     layout=widgets.Layout(width="auto"))
+        self.button = widgets.Button(
+            description="Build GRPOConfig", button_style="success", icon="check", layout=widgets.Layout(width="auto")
+        )
         rows = [widgets.HBox([self.controls[name], self.notes[name]]) for name in CONTROLLED]
         self.box = widgets.VBox([self.preset, *rows, self.messages, widgets.HBox([self.button, self.result])])
         self._loading = False
@@ -120,10 +155,14 @@ class ConfigWidget(_Widget):
     def set(self, **values) -> None:
         """Move controls as a learner would, e.g. ``panel.set(num_generations=4, beta=0.0)``."""
         if unknown := sorted(set(values) - set(CONTROLLED)):
-            raise ValueError(f"{unknown}: the widget controls {', '.join(CONTROLLED)}; pass other settings to make_config")
+            raise ValueError(
+                f"{unknown}: the widget controls {', '.join(CONTROLLED)}; pass other settings to make_config"
+            )
         for name, value in values.items():
             if name == "learning_rate" and value not in LEARNING_RATES:
-                raise ValueError(f"learning_rate={value!r}: the slider offers {', '.join(f'{v:g}' for v in LEARNING_RATES)}")
+                raise ValueError(
+                    f"learning_rate={value!r}: the slider offers {', '.join(f'{v:g}' for v in LEARNING_RATES)}"
+                )
             self.controls[name].value = value
             if self.controls[name].value != value:  # a slider clamps values outside its range
                 raise ValueError(f"{name}={value!r} is outside the slider's range; pass it to make_config instead")
@@ -156,16 +195,23 @@ class ConfigWidget(_Widget):
             except ValueError as error:
                 lines, problems = [("#b00020", str(error))], [("#b00020", p) for p in getattr(error, "problems", [])]
         self.config = kept  # only the button (or build()) hands out a config
-        for name in CONTROLLED:  # what the value does, and beside it each message naming it (TRL's batch ones name several)
-            own = "".join(f"<br><span style='color:{color}'>{html.escape(p)}</span>" for color, p in problems
-                          if (head := p.split(":", 1)[0]) == name or head not in CONTROLLED and re.search(rf"\b{name}\b", p))
+        for (
+            name
+        ) in CONTROLLED:  # what the value does, and beside it each message naming it (TRL's batch ones name several)
+            own = "".join(
+                f"<br><span style='color:{color}'>{html.escape(p)}</span>"
+                for color, p in problems
+                if (head := p.split(":", 1)[0]) == name or head not in CONTROLLED and re.search(rf"\b{name}\b", p)
+            )
             self.notes[name].value = f"<small>{html.escape(explain(name, settings[name], settings))}{own}</small>"
         arithmetic = batch_arithmetic(settings)
         self.messages.value = (
             ("<b>No problems.</b> " if not lines else "")
             + f"{arithmetic['completions per step']} completions = {arithmetic['prompts per step']:.3g} prompt(s) "
             f"x {settings['num_generations']} per step."
-            + "".join(f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>" for color, text in lines)
+            + "".join(
+                f"<pre style='color:{color};white-space:pre-wrap'>{html.escape(text)}</pre>" for color, text in lines
+            )
         )
 
     def _on_click(self, _button) -> None:
@@ -209,8 +255,13 @@ def render_html(records: list[Completion], reward_names: list[str]) -> str:
                 f"<table style='border-collapse:collapse;font-size:90%'><tr><th>#</th><th>completion</th>{head}</tr>"
             )
         scores = "".join(f"<td {cell}>{_fmt(record.rewards.get(name))}</td>" for name in names)
-        color = ("var(--jp-success-color1, #060)" if record.advantage > 0 else "var(--jp-error-color1, #a00)"
-                 if record.advantage < 0 else "var(--jp-ui-font-color2, #555)")
+        color = (
+            "var(--jp-success-color1, #060)"
+            if record.advantage > 0
+            else "var(--jp-error-color1, #a00)"
+            if record.advantage < 0
+            else "var(--jp-ui-font-color2, #555)"
+        )
         parts.append(
             f"<tr><td {cell}>{record.index + 1}</td>"
             f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion))}</pre></td>"
@@ -227,17 +278,22 @@ class CompletionBrowser(_Widget):
 
     def __init__(self, recorder: CompletionRecorder):
         if not isinstance(recorder, CompletionRecorder):
-            raise TypeError(f"completion_browser needs the recorder from record_completions(trainer), got {type(recorder).__name__}")
+            raise TypeError(
+                f"completion_browser needs the recorder from record_completions(trainer), got {type(recorder).__name__}"
+            )
         self.recorder, self.shown, self._updating = recorder, [], False
         style, width = {"description_width": "initial"}, lambda w: widgets.Layout(width=w)
         self.step = widgets.Dropdown(description="step", style=style, layout=width("160px"))
-        self.reward = widgets.Dropdown(options=recorder.reward_names(), value=TOTAL, description="filter by", style=style,
-                                       layout=width("260px"))
+        self.reward = widgets.Dropdown(
+            options=recorder.reward_names(), value=TOTAL, description="filter by", style=style, layout=width("260px")
+        )
         self.low = widgets.FloatText(description="score from", style=style, layout=width("170px"))
         self.high = widgets.FloatText(description="to", style=style, layout=width("120px"))
         self.follow = widgets.Checkbox(value=True, description="follow the run", indent=False)
         self.summary, self.table = widgets.HTML(), widgets.HTML()
-        self.box = widgets.VBox([widgets.HBox([self.step, self.reward, self.low, self.high, self.follow]), self.summary, self.table])
+        self.box = widgets.VBox(
+            [widgets.HBox([self.step, self.reward, self.low, self.high, self.follow]), self.summary, self.table]
+        )
         self._refresh_steps()
         self._reset_range()
         for control, handler in ((self.step, self._on_step), (self.reward, self._on_step), (self.low, self._on_range),
@@ -278,8 +334,9 @@ class CompletionBrowser(_Widget):
         )
         self.table.value = render_html(self.shown, self.recorder.reward_names())
 
-    def select(self, step: int | None = None, reward: str | None = None, low: float | None = None,
-               high: float | None = None) -> list[Completion]:
+    def select(
+        self, step: int | None = None, reward: str | None = None, low: float | None = None, high: float | None = None
+    ) -> list[Completion]:
         """Set the filters (those given) and return the completions shown."""
         if step is not None:
             self.recorder.completions(step)  # a KeyError naming the recorded steps when it was not recorded

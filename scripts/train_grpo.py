@@ -37,6 +37,7 @@ GPU_ONLY_BACKENDS = ("unsloth", "bitsandbytes")
 
 # ---- the command line
 
+
 def _setting(text: str) -> tuple[str, object]:
     """``NAME=VALUE`` -> (name, value), the value read as JSON when it parses (``1e-5``, ``true``, ``[1,0]``)."""
     name, sep, value = text.partition("=")
@@ -93,20 +94,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument("--lora-rank", type=_positive, default=16)
     config = parser.add_argument_group("GRPOConfig settings (each overrides the preset's)")
-    for flag, kind in (("--max-steps", _positive), ("--num-generations", _positive),
-                       ("--per-device-train-batch-size", _positive), ("--gradient-accumulation-steps", _positive),
-                       ("--steps-per-generation", _positive), ("--max-completion-length", _positive),
-                       ("--learning-rate", float), ("--seed", int), ("--logging-steps", _positive)):
+    for flag, kind in (
+        ("--max-steps", _positive),
+        ("--num-generations", _positive),
+        ("--per-device-train-batch-size", _positive),
+        ("--gradient-accumulation-steps", _positive),
+        ("--steps-per-generation", _positive),
+        ("--max-completion-length", _positive),
+        ("--learning-rate", float),
+        ("--seed", int),
+        ("--logging-steps", _positive),
+    ):
         config.add_argument(flag, type=kind)
     config.add_argument("--save-steps", type=_positive, help="save a checkpoint every N steps (and at the end)")
-    config.add_argument("--no-compile-generation", action="store_true", help="with the transformers backend on a GPU: "
-                        "generate eagerly instead of compiling the decoding step (notebook 06, compiled decoding)")
+    config.add_argument(
+        "--no-compile-generation",
+        action="store_true",
+        help="with the transformers backend on a GPU: "
+        "generate eagerly instead of compiling the decoding step (notebook 06, compiled decoding)",
+    )
     config.add_argument("--use-vllm", action="store_true", help="generate with vLLM (needs vllm installed)")
-    config.add_argument("--vllm-mode", choices=("server", "colocate"), help="server: a `trl vllm-serve` process on "
-                        "its own GPU(s); colocate: vLLM inside each training process (default of TRL: colocate)")
+    config.add_argument(
+        "--vllm-mode",
+        choices=("server", "colocate"),
+        help="server: a `trl vllm-serve` process on "
+        "its own GPU(s); colocate: vLLM inside each training process (default of TRL: colocate)",
+    )
     config.add_argument("--vllm-server-base-url", help="the server's URL (default of TRL: http://0.0.0.0:8000)")
-    config.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="NAME=VALUE",
-                        help="any other GRPOConfig field, e.g. --set beta=0.0 (repeatable)")
+    config.add_argument(
+        "--set",
+        dest="settings",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other GRPOConfig field, e.g. --set beta=0.0 (repeatable)",
+    )
     run = parser.add_argument_group("the run")
     run.add_argument("--output-dir", type=Path, help="where everything goes (default: <run folder>/train_grpo)")
     run.add_argument(
@@ -148,6 +171,7 @@ def overrides_from(args) -> dict:
 
 
 # ---- the batch arithmetic across processes
+
 
 def planned_settings(preset_or_saved: dict, overrides: dict, has_cuda: bool) -> dict:
     """The batch settings the run will have: the preset's (or saved config's) values under the overrides,
@@ -194,12 +218,16 @@ def batch_problems(plan: dict) -> list[str]:
     )
     total = plan["generation batch (completions)"]
     if r != int(r):
-        return [f"generation_batch_size must be a multiple of per_device_train_batch_size x processes = {p * n}: "
-                f"it gives {r:g} steps per generation. Use steps_per_generation instead (--steps-per-generation)"]
+        return [
+            f"generation_batch_size must be a multiple of per_device_train_batch_size x processes = {p * n}: "
+            f"it gives {r:g} steps per generation. Use steps_per_generation instead (--steps-per-generation)"
+        ]
     r, total = int(r), int(total)
     if g < 2:
-        return [f"num_generations is {g}: GRPO compares completions of one prompt, it needs at least 2 "
-                "(--num-generations 4 or more)"]
+        return [
+            f"num_generations is {g}: GRPO compares completions of one prompt, it needs at least 2 "
+            "(--num-generations 4 or more)"
+        ]
     if total % g == 0:
         return []
     fixes = []
@@ -211,15 +239,25 @@ def batch_problems(plan: dict) -> list[str]:
         fixes.append(" or ".join(f"--num-generations {v}" for v in groups) + f" (divides {total})")
     if procs := _near(n, lambda v: p * v * r % g == 0):
         fixes.append(f"accelerate launch --num_processes {procs[0]}")
-    return [f"the generation batch must hold whole groups of num_generations = {g} completions, but "
-            f"per_device_train_batch_size {p} x {n} process(es) x steps_per_generation {r} = {total} completions "
-            f"is not a multiple of {g}. Change one of: " + "; ".join(fixes)]
+    return [
+        f"the generation batch must hold whole groups of num_generations = {g} completions, but "
+        f"per_device_train_batch_size {p} x {n} process(es) x steps_per_generation {r} = {total} completions "
+        f"is not a multiple of {g}. Change one of: " + "; ".join(fixes)
+    ]
 
 
 def describe(plan: dict) -> str:
     """The arithmetic as a few lines, with the numbers multiplied out."""
-    p, n, a, r, g = (plan[k] for k in ("per_device_train_batch_size", "processes", "gradient_accumulation_steps",
-                                       "steps_per_generation", "num_generations"))
+    p, n, a, r, g = (
+        plan[k]
+        for k in (
+            "per_device_train_batch_size",
+            "processes",
+            "gradient_accumulation_steps",
+            "steps_per_generation",
+            "num_generations",
+        )
+    )
     return "\n".join([
         f"processes                      : {n}",
         f"completions per optimizer step : {p} per device x {n} process(es) x {a} accumulation = "
@@ -234,12 +272,18 @@ def check_batches(settings: dict, num_processes: int) -> dict:
     plan = batch_plan(settings, num_processes)
     problems = batch_problems(plan)
     if problems:
-        raise SystemExit("Batch settings do not fit " + f"{num_processes} process(es):\n" + describe(plan)
-                         + "\n" + "\n".join(f"  - {p}" for p in problems))
+        raise SystemExit(
+            "Batch settings do not fit "
+            + f"{num_processes} process(es):\n"
+            + describe(plan)
+            + "\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
     return plan
 
 
 # ---- the model (notebooks 01 and 02), on this process's device
+
 
 def load_policy(backend: str, model_path: str, max_seq_length: int, lora_rank: int, device_index: int):
     """``(model, tokenizer)`` with LoRA adapters, as notebook 06 builds them (``load_model``, ``add_lora``);
@@ -251,6 +295,7 @@ def load_policy(backend: str, model_path: str, max_seq_length: int, lora_rank: i
 
 
 # ---- timing, on the main process
+
 
 def step_timer():
     """A TrainerCallback that records the seconds of each optimizer step (``.seconds``)."""
@@ -274,8 +319,12 @@ def step_figures(seconds: list[float], warmup: int) -> dict:
     """Mean seconds per step over all steps and after the first ``warmup`` (a whole generation round)."""
     timed = seconds[warmup:] if len(seconds) > warmup else seconds[1:] or seconds
     mean = sum(timed) / len(timed) if timed else math.nan
-    return {"step_seconds": [round(s, 3) for s in seconds], "warmup_steps_left_out": len(seconds) - len(timed),
-            "seconds_per_step": round(mean, 3), "steps_per_second": round(1 / mean, 4) if mean else math.nan}
+    return {
+        "step_seconds": [round(s, 3) for s in seconds],
+        "warmup_steps_left_out": len(seconds) - len(timed),
+        "seconds_per_step": round(mean, 3),
+        "steps_per_second": round(1 / mean, 4) if mean else math.nan,
+    }
 
 
 def peak_memory() -> dict:
@@ -284,8 +333,10 @@ def peak_memory() -> dict:
     import torch
 
     if torch.cuda.is_available():
-        return {"peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
-                "gpu": torch.cuda.get_device_name()}
+        return {
+            "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
+            "gpu": torch.cuda.get_device_name(),
+        }
     import resource
 
     return {"peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
@@ -302,6 +353,7 @@ def versions() -> dict:
 
 
 # ---- the run
+
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
@@ -337,9 +389,11 @@ def main(argv=None) -> int:
         backend = args.backend or choose_backend(hardware)
         if processes > 1 and backend == "unsloth":
             if args.backend:
-                raise SystemExit("--backend unsloth runs on one process here (Unsloth's single-GPU path): use "
-                                 "--backend bitsandbytes (plain TRL 4-bit, the default with several processes) or "
-                                 "accelerate launch --num_processes 1")
+                raise SystemExit(
+                    "--backend unsloth runs on one process here (Unsloth's single-GPU path): use "
+                    "--backend bitsandbytes (plain TRL 4-bit, the default with several processes) or "
+                    "accelerate launch --num_processes 1"
+                )
             backend = "bitsandbytes"
         choose_backend(hardware, backend)  # checks it fits the machine
         if backend == "unsloth":
@@ -367,8 +421,10 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
     out = (args.output_dir or run_dir() / "train_grpo").resolve()
     checkpoints = out / "checkpoints"
     model_path = resolve_model(args.model or tutorial_model(hardware))
-    print(f"{state.num_processes} process(es); this one (process {state.process_index}) prints and writes the files. "
-          f"Backend {backend}, model {model_path}")
+    print(
+        f"{state.num_processes} process(es); this one (process {state.process_index}) prints and writes the files. "
+        f"Backend {backend}, model {model_path}"
+    )
     print(describe(plan))
     resume = None
     if args.resume:  # checked before the model loads and before anything is written
@@ -383,29 +439,58 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
         if state.distributed_type.value == "MULTI_CPU":
             # transformers loads the optimizer state with map_location=args.device when world_size > 1, and on
             # several CPU processes that device is "cpu:0", which torch.load refuses (measured: transformers 5.17).
-            raise SystemExit("--resume with several CPU processes fails inside transformers (torch.load cannot map "
-                             "to 'cpu:0'): resume this checkpoint with accelerate launch --num_processes 1 (on GPUs "
-                             "several processes resume fine)")
+            raise SystemExit(
+                "--resume with several CPU processes fails inside transformers (torch.load cannot map "
+                "to 'cpu:0'): resume this checkpoint with accelerate launch --num_processes 1 (on GPUs "
+                "several processes resume fine)"
+            )
 
     model, tokenizer = load_policy(backend, model_path, max_seq_length, args.lora_rank, state.local_process_index)
     with state.main_process_first():  # the main process maps the dataset first; the others read its cache
-        dataset = prepare_gsm8k("train", tokenizer=tokenizer, max_prompt_length=lengths.max_prompt_length,
-                                n=args.train_size or pick(full=400, quick=16), seed=0)
+        dataset = prepare_gsm8k(
+            "train",
+            tokenizer=tokenizer,
+            max_prompt_length=lengths.max_prompt_length,
+            n=args.train_size or pick(full=400, quick=16),
+            seed=0,
+        )
     # LoRA uses every adapter weight in each forward pass: DDP need not search for unused ones
-    mine = dict(output_dir=str(checkpoints), log_completions=True, num_completions_to_print=0, disable_tqdm=True,
-                ddp_find_unused_parameters=False)
+    mine = dict(
+        output_dir=str(checkpoints),
+        log_completions=True,
+        num_completions_to_print=0,
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+    )
     if not (args.no_compile_generation or args.use_vllm):  # notebook 06: a static cache, compiled below
         mine.update(compiled_generation(hardware, backend, max_seq_length))
-    config = (load_config(args.config, **{**mine, **overrides}) if args.config
-              else make_config(preset, hardware, **{**mine, **overrides}))
+    config = (
+        load_config(args.config, **{**mine, **overrides})
+        if args.config
+        else make_config(preset, hardware, **{**mine, **overrides})
+    )
     reward_funcs = tutorial_rewards(config.max_completion_length)
-    validate_config(config, model, tokenizer, dataset, max_seq_length=max_seq_length,
-                    trainer_kwargs={"reward_funcs": reward_funcs})
+    validate_config(
+        config, model, tokenizer, dataset, max_seq_length=max_seq_length, trainer_kwargs={"reward_funcs": reward_funcs}
+    )
     check_reward_functions(reward_funcs, dataset)
-    print(f"config: {'--config ' + str(args.config) if args.config else 'preset ' + preset}; "
-          + ", ".join(f"{k}={getattr(config, k)}" for k in ("max_steps", "learning_rate", "beta", "loss_type",
-                                                           "max_completion_length", "bf16", "fp16", "use_vllm",
-                                                           "cache_implementation")))
+    print(
+        f"config: {'--config ' + str(args.config) if args.config else 'preset ' + preset}; "
+        + ", ".join(
+            f"{k}={getattr(config, k)}"
+            for k in (
+                "max_steps",
+                "learning_rate",
+                "beta",
+                "loss_type",
+                "max_completion_length",
+                "bf16",
+                "fp16",
+                "use_vllm",
+                "cache_implementation",
+            )
+        )
+    )
 
     timer = step_timer()
     trainer = GRPOTrainer(
@@ -427,8 +512,10 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
         engine += f" (ZeRO stage {trainer.accelerator.state.deepspeed_plugin.zero_stage})"
     print(f"accelerate: {engine}; mixed precision {trainer.accelerator.mixed_precision}")
     if config.generation_batch_size != plan["generation batch (completions)"]:  # TRL's own numbers against ours
-        raise RuntimeError(f"TRL made the generation batch {config.generation_batch_size} completions, the check "
-                           f"above {plan['generation batch (completions)']:g}: report this as a bug of the script")
+        raise RuntimeError(
+            f"TRL made the generation batch {config.generation_batch_size} completions, the check "
+            f"above {plan['generation batch (completions)']:g}: report this as a bug of the script"
+        )
     train_started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.perf_counter() - train_started
@@ -467,10 +554,12 @@ def train(args, state, hardware, backend: str, preset: str, overrides: dict, pla
             args.summary.parent.mkdir(parents=True, exist_ok=True)
             args.summary.write_text(text)
         memory = summary.get("peak_gpu_memory_gib", summary.get("peak_rss_gib"))
-        print(f"Done: {result.global_step} steps in {train_seconds:.1f} s ({summary['seconds_per_step']} s/step after "
-              f"{summary['warmup_steps_left_out']} warm-up step(s)); peak memory {memory} GiB "
-              f"({'GPU, main process' if 'peak_gpu_memory_gib' in summary else 'RSS, main process'}). "
-              f"Adapter: {out / 'adapter'}; summary: {out / 'train_summary.json'}")
+        print(
+            f"Done: {result.global_step} steps in {train_seconds:.1f} s ({summary['seconds_per_step']} s/step after "
+            f"{summary['warmup_steps_left_out']} warm-up step(s)); peak memory {memory} GiB "
+            f"({'GPU, main process' if 'peak_gpu_memory_gib' in summary else 'RSS, main process'}). "
+            f"Adapter: {out / 'adapter'}; summary: {out / 'train_summary.json'}"
+        )
     return 0
 
 

@@ -4,6 +4,7 @@ A 2-layer random-init Llama with the tutorial model's tokenizer, trained by the 
 ``trl.GRPOTrainer`` for two steps with two reward functions that record what they returned.
 The run happens once per test session (``tiny_grpo_run(tiny_dir)`` caches it).
 """
+
 import atexit
 import contextlib
 import functools
@@ -54,10 +55,22 @@ def tiny_grpo_run(model_dir: Path) -> Run:
         return scores
 
     config = GRPOConfig(
-        output_dir=str(folder / "out"), use_cpu=True, max_steps=2, num_generations=NUM_GENERATIONS,
-        per_device_train_batch_size=BATCH, max_completion_length=8, learning_rate=1e-2, beta=0.1,
-        logging_steps=1, report_to="none", save_strategy="no", seed=3, temperature=1.0, disable_tqdm=True,
-        log_completions=True, num_completions_to_print=0,  # TRL saves each step's completions: the recorder reads them
+        output_dir=str(folder / "out"),
+        use_cpu=True,
+        max_steps=2,
+        num_generations=NUM_GENERATIONS,
+        per_device_train_batch_size=BATCH,
+        max_completion_length=8,
+        learning_rate=1e-2,
+        beta=0.1,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=3,
+        temperature=1.0,
+        disable_tqdm=True,
+        log_completions=True,
+        num_completions_to_print=0,  # TRL saves each step's completions: the recorder reads them
     )
     headless = LiveRewardDashboard(mode="headless")  # saves beside the run: config.output_dir
     notebook = LiveRewardDashboard(output_dir=folder / "notebook", mode="notebook", every_seconds=0)

@@ -1,4 +1,5 @@
 """The keyword arguments of the notebooks' calls, for the structure and API tests."""
+
 import ast
 
 from benchmarks.common.notebook_cells import notebooks, python_source, read

@@ -3,6 +3,7 @@
 On the CPU environment this checks TRL 1.16.0; run on the GPU environment, it also checks
 TRL 1.15.0 and Unsloth 2026.10.9.
 """
+
 import inspect
 
 import pytest

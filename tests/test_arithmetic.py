@@ -1,5 +1,6 @@
 """Problems at a small model's edge: the seeded word-problem generator and curriculum, and the
 "can this run learn?" measures (pass@k, the zero-std share, the difficulty filter, the interval)."""
+
 import random
 import re
 from fractions import Fraction

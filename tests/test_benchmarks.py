@@ -1,5 +1,6 @@
 """The benchmark scripts' own logic: the settings parser and the table they share, the summaries
 they compute, and tiny GPU-benchmark runs on the CPU (the same code path as on the GPU, in a child process)."""
+
 import json
 from pathlib import Path
 

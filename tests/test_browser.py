@@ -13,6 +13,7 @@ Run it alone: ``make browser``, or ``GRPO_QUICK=1 OMP_NUM_THREADS=1 .venv/bin/py
 Chromium is Debian's (/usr/bin/chromium, ``apt-get install -y chromium``; ``make setup-browser`` installs
 it); Playwright drives it through ``executable_path``. Without it the test skips and says why.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,16 @@ NOTEBOOKS = [
     "08_grpo_from_scratch.ipynb",
 ]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(os.environ.get("BROWSER_TEST_SCREENSHOTS", ROOT / "runs" / "browser-test"))
 RUN_TIMEOUT_S = 900  # one notebook's Run All (06 trains; on a busy 2-core machine it takes minutes)
 START_TIMEOUT_S, START_ATTEMPTS = 45, 3  # the first cell runs within seconds of the click; else click again
@@ -55,8 +64,7 @@ THEMES = ("JupyterLab Light", "JupyterLab Dark")
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                        "checkForUpdates": False},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
     "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"theme": THEMES[0]},
 }
 
@@ -65,8 +73,10 @@ def _chromium_missing() -> str | None:
     try:
         import playwright  # noqa: F401
     except ImportError:
-        return ("Playwright is not installed: make setup-browser installs it "
-                "(pip install -r tests/requirements-browser.txt)")
+        return (
+            "Playwright is not installed: make setup-browser installs it "
+            "(pip install -r tests/requirements-browser.txt)"
+        )
     if not os.access(CHROMIUM, os.X_OK):
         return (
             f"Chromium is not installed at {CHROMIUM} and could not be installed here "
@@ -97,17 +107,37 @@ def lab(tmp_path_factory):
         path.write_text(json.dumps(values))
     (home / "workspaces").mkdir()
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "GRPO_QUICK": "1", "GRPO_RUN_DIR": str(home / "run"),
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-           "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "GRPO_QUICK": "1",
+        "GRPO_RUN_DIR": str(home / "run"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     log = open(home / "jupyterlab.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.open_browser=False",
-         "--ServerApp.ip=127.0.0.1", "--allow-root", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home / 'root'}",
-         f"--LabApp.user_settings_dir={home / 'settings'}", f"--LabApp.workspaces_dir={home / 'workspaces'}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.ip=127.0.0.1",
+            "--allow-root",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={home / 'root'}",
+            f"--LabApp.user_settings_dir={home / 'settings'}",
+            f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -144,8 +174,12 @@ def browser():
     with sync_playwright() as p:
         # A persistent context is how Playwright passes a new, empty --user-data-dir.
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1100}, ignore_default_args=["--enable-automation"],
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1100},
+            ignore_default_args=["--enable-automation"],
         )
         context.set_default_timeout(60_000)
         try:
@@ -177,16 +211,22 @@ def open_notebook(page, lab, name):
     base, token, _ = lab
     page.goto(f"{base}/lab/tree/notebooks/{name}?token={token}&reset")  # reset: only this notebook open
     page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=120_000)
-    page.wait_for_function("() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-                           " return s && s.getAttribute('data-status') === 'idle'; }", timeout=120_000)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return s && s.getAttribute('data-status') === 'idle'; }",
+        timeout=120_000,
+    )
 
 
 def menu(page, *path: str):
     """Click through the menu bar, e.g. ``menu(page, "Run", "Run All Cells")``."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(path[0])}$")).first.click()
     for i, label in enumerate(path[1:], start=1):
-        item = page.locator(".lm-Menu:visible .lm-Menu-item").filter(
-            has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$"))).last
+        item = (
+            page.locator(".lm-Menu:visible .lm-Menu-item")
+            .filter(has=page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$")))
+            .last
+        )
         item.hover() if i < len(path) - 1 else item.click()
 
 
@@ -206,16 +246,20 @@ def run_all(page, watch=None) -> list[dict]:
             busy = any("*" in c["prompt"] for c in cells)
             started = started or busy or all(any(ch.isdigit() for ch in c["prompt"]) for c in cells)
             if started and not busy:
-                page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')"
-                                       ".getAttribute('data-status') === 'idle'")
+                page.wait_for_function(
+                    "() => document.querySelector('.jp-Notebook-ExecutionIndicator')"
+                    ".getAttribute('data-status') === 'idle'"
+                )
                 return page.evaluate(CELLS_JS)
             time.sleep(0.2)
         if started:
             raise AssertionError(f"the notebook was still running after {RUN_TIMEOUT_S} s")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"run-all-did-not-start-{attempt + 1}.png"))
-    raise AssertionError(f"Run > Run All Cells started nothing in {START_ATTEMPTS} tries of {START_TIMEOUT_S} s "
-                         f"(screenshots: {SCREENSHOTS}/run-all-did-not-start-*.png)")
+    raise AssertionError(
+        f"Run > Run All Cells started nothing in {START_ATTEMPTS} tries of {START_TIMEOUT_S} s "
+        f"(screenshots: {SCREENSHOTS}/run-all-did-not-start-*.png)"
+    )
 
 
 def saved_outputs(page, lab, name) -> list[dict]:
@@ -244,7 +288,8 @@ def assert_no_errors(page, lab, name, cells):
 
 def cell_with(page, text: str):
     cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").filter(
-        has=page.locator(".cm-content", has_text=text))
+        has=page.locator(".cm-content", has_text=text)
+    )
     assert cell.count() >= 1, f"no code cell contains {text!r}"
     return cell.first
 
@@ -269,6 +314,7 @@ def screenshots(page, stem: str, cells: dict):
 
 
 # ---- what each notebook shows
+
 
 def wait_text(locator, test, what: str, timeout_s: float = 30):
     """Poll ``locator``'s text until ``test(text)`` holds (widgets re-render their HTML, so element
@@ -342,7 +388,8 @@ def check_training(page, watched: dict):
     assert browser.locator(".widget-dropdown select").count() >= 2, "the completion browser's filters are missing"
     rows = browser.locator(".widget-html-content table tr")
     assert rows.count() >= 2 and browser.locator(".widget-html-content", has_text="Step ").count() >= 1, (
-        "the completion browser lists no completions")
+        "the completion browser lists no completions"
+    )
     return {"dashboard": train, "completion-browser": browser}
 
 
@@ -370,6 +417,7 @@ CHECKS = {
 
 def image_watcher(watched: dict):
     """Record, per watched cell source, each new image its outputs show (in order)."""
+
     def watch(cells):
         for key in ("trainer.train()",):
             for cell in cells:
@@ -377,6 +425,7 @@ def image_watcher(watched: dict):
                     history = watched.setdefault(key, [])
                     if not history or history[-1] != cell["images"][-1]:
                         history.append(cell["images"][-1])
+
     return watch
 
 

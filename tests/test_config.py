@@ -1,4 +1,5 @@
 """GRPO configs: presets, the checks TRL does not make and their messages, save/load, the widget notes."""
+
 import dataclasses
 import json
 import warnings
@@ -93,7 +94,6 @@ def test_precision_follows_the_hardware():
     }
     t4_config = make_config("colab_t4", hardware=T4, bitsandbytes=True)  # fp16 configs build on any machine
     assert t4_config.fp16 and not t4_config.bf16 and not t4_config.use_cpu and t4_config.optim.value == "adamw_8bit"
-
 
 
 def test_the_recommended_preset_follows_the_machine_and_quick_mode(monkeypatch):
@@ -210,8 +210,13 @@ def test_every_loss_type_of_installed_trl_builds_with_its_companions(loss_type):
     }
     for name in REQUIRED_COMPANIONS.get(loss_type, ()):  # without it the config is refused, naming it
         with pytest.raises(ValueError, match=rf"- {name}: loss_type='{loss_type}'"):
-            make_config("basic", hardware=CPU, loss_type=loss_type, beta=0.0,
-                        **{k: v for k, v in companions.items() if k != name})
+            make_config(
+                "basic",
+                hardware=CPU,
+                loss_type=loss_type,
+                beta=0.0,
+                **{k: v for k, v in companions.items() if k != name},
+            )
 
 
 WARNINGS = [
@@ -253,9 +258,12 @@ def test_prompt_plus_completion_must_fit_the_context():
 
     config = quiet_config("basic", hardware=CPU)  # max_completion_length 256
     prompts = Dataset.from_dict({"prompt": [" ".join(["w"] * 100), "w w"]})
-    with pytest.raises(ValueError, match=r"longest prompt \(100 tokens\) \+ max_completion_length \(256\) = 356 tokens "
-                       r"exceeds the max_seq_length you passed \(300\): lower max_completion_length to 200 or less, or "
-                       r"load the model with max_seq_length >= 356, or drop prompts longer than 44 tokens"):
+    with pytest.raises(
+        ValueError,
+        match=r"longest prompt \(100 tokens\) \+ max_completion_length \(256\) = 356 tokens "
+        r"exceeds the max_seq_length you passed \(300\): lower max_completion_length to 200 or less, or "
+        r"load the model with max_seq_length >= 356, or drop prompts longer than 44 tokens",
+    ):
         validate_config(config, None, WordTokenizer(), prompts, max_seq_length=300)
     assert validate_config(config, None, WordTokenizer(), prompts, max_seq_length=356) == []
     chat = Dataset.from_dict(
@@ -306,8 +314,11 @@ def test_reward_weights_need_one_weight_per_reward_function():
     kwargs = {"model": None, "args": quick, "train_dataset": None, "processing_class": None}
     assert len(quick.reward_weights) == 5
     assert validate_config(quick, trainer_kwargs={**kwargs, "reward_funcs": tutorial_rewards(96)}) == []
-    with pytest.raises(ValueError, match=r"reward_weights: 5 weights .* for 2 reward functions \['correctness_reward', "
-                                         r"'strict_format_reward'\].*reward_weights=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"reward_weights: 5 weights .* for 2 reward functions \['correctness_reward', "
+        r"'strict_format_reward'\].*reward_weights=None",
+    ):
         validate_config(quick, trainer_kwargs={**kwargs, "reward_funcs": [correctness_reward, strict_format_reward]})
     unweighted = quiet_config("quick_cpu", hardware=CPU, reward_weights=None)
     assert validate_config(unweighted, trainer_kwargs={**kwargs, "reward_funcs": [correctness_reward]}) == []

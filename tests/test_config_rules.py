@@ -1,6 +1,7 @@
 """FIELD_RULES, the table of every GRPOConfig setting a learner sets: each row's bad values get its
 message (field, value, rule, fix) from make_config, load_config and validate_config, all at once; its good
 values build. A seeded sweep across each field's domain: a named error, or a config GRPOTrainer takes."""
+
 import json
 import math
 import random
@@ -10,8 +11,8 @@ import warnings
 import pytest
 
 from grpo_helpers.config import (
-    LOSS_COMPANIONS,
     FIELD_RULES,
+    LOSS_COMPANIONS,
     RULES,
     ConfigError,
     ConfigWarning,
@@ -27,7 +28,6 @@ from tiny_model import cpu_trainer
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 NAN, INF = float("nan"), float("inf")
-              "luspo": {"importance_sampling_level": "sequence"}}  # fmt: skip
 
 # field: (values its rule accepts, values it refuses). Every row of FIELD_RULES, also those no preset sets.
 CASES = {

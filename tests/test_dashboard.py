@@ -1,4 +1,5 @@
 """The live dashboard on a real (tiny) GRPO run on the CPU, and its pieces on synthetic logs."""
+
 import csv
 import json
 

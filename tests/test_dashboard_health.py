@@ -1,4 +1,5 @@
 """Health warnings: each one triggers on a synthetic log history and stays quiet on a healthy one."""
+
 import pytest
 
 from grpo_helpers.dashboard import check_health
@@ -6,11 +7,21 @@ from grpo_helpers.dashboard import check_health
 
 def history(steps=12, **columns):
     """A log history like trainer.state.log_history; ``columns`` are values or per-step functions."""
-    base = {"loss": 0.01, "learning_rate": 5e-6, "reward": lambda s: 0.1 * s, "reward_std": 0.3,
-            "frac_reward_zero_std": 0.25, "kl": lambda s: 0.002 * s, "completions/clipped_ratio": 0.1}
+    base = {
+        "loss": 0.01,
+        "learning_rate": 5e-6,
+        "reward": lambda s: 0.1 * s,
+        "reward_std": 0.3,
+        "frac_reward_zero_std": 0.25,
+        "kl": lambda s: 0.002 * s,
+        "completions/clipped_ratio": 0.1,
+    }
     base.update(columns)
-    rows = [{key: (value(s) if callable(value) else value) for key, value in base.items() if value is not None}
-            | {"step": s} for s in range(1, steps + 1)]
+    rows = [
+        {key: (value(s) if callable(value) else value) for key, value in base.items() if value is not None}
+        | {"step": s}
+        for s in range(1, steps + 1)
+    ]
     rows.append({"train_runtime": 10.0, "train_loss": 0.01, "step": steps})  # the end-of-training summary
     return rows
 

@@ -1,4 +1,5 @@
 """grpo_helpers.environment: the switches, the machine, the backend and the hardware report."""
+
 import ast
 import dataclasses
 import json
@@ -14,8 +15,14 @@ from grpo_helpers.environment import Hardware, choose_backend, detect_hardware, 
 
 CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=24.0)
 T4 = Hardware(
-    device="cuda", platform="colab", cpu_count=2, ram_gib=12.7, gpu_name="Tesla T4", vram_gib=14.7,
-    compute_capability=(7, 5), bf16=False,
+    device="cuda",
+    platform="colab",
+    cpu_count=2,
+    ram_gib=12.7,
+    gpu_name="Tesla T4",
+    vram_gib=14.7,
+    compute_capability=(7, 5),
+    bf16=False,
 )
 
 
@@ -55,8 +62,12 @@ def test_cpu_bf16_follows_the_cpus_bfloat16_instructions(monkeypatch, avx512_bf1
 
 @pytest.mark.parametrize(
     "env, expected",
-    [({"COLAB_RELEASE_TAG": "x"}, "colab"), ({"KAGGLE_KERNEL_RUN_TYPE": "i"}, "kaggle"),
-     ({"BINDER_LAUNCH_HOST": "h"}, "binder"), ({"HOME": "/root"}, "local")],
+    [
+        ({"COLAB_RELEASE_TAG": "x"}, "colab"),
+        ({"KAGGLE_KERNEL_RUN_TYPE": "i"}, "kaggle"),
+        ({"BINDER_LAUNCH_HOST": "h"}, "binder"),
+        ({"HOME": "/root"}, "local"),
+    ],
 )
 def test_detect_platform(env, expected):
     assert detect_platform(env) == expected
@@ -77,8 +88,10 @@ def test_backend_choice(monkeypatch):
     assert choose_backend(CPU, backend="transformers") == "transformers"  # an explicit backend wins
 
 
-@pytest.mark.parametrize("bf16, vram, expected", [(True, 80.0, "transformers"), (True, 22.0, "transformers"),
-                                                  (True, 16.0, "unsloth"), (False, 32.0, "unsloth")])
+@pytest.mark.parametrize(
+    "bf16, vram, expected",
+    [(True, 80.0, "transformers"), (True, 22.0, "transformers"), (True, 16.0, "unsloth"), (False, 32.0, "unsloth")],
+)
 def test_a_bf16_gpu_with_20_gib_gets_16_bit_weights(monkeypatch, bf16, vram, expected):
     monkeypatch.delenv("GRPO_BACKEND", raising=False)
     monkeypatch.setattr(environment, "unsloth_installed", lambda: True)
@@ -148,8 +161,16 @@ def test_every_switch_is_read_here(monkeypatch, tmp_path):
 
 
 def test_every_switch_is_documented():
-    names = ("GRPO_QUICK", "GRPO_MODEL", "GRPO_BACKEND", "GRPO_CACHE_DIR", "GRPO_RUN_DIR", "GRPO_DASHBOARD",
-             "GRPO_INSTALL", "HF_HUB_OFFLINE")
+    names = (
+        "GRPO_QUICK",
+        "GRPO_MODEL",
+        "GRPO_BACKEND",
+        "GRPO_CACHE_DIR",
+        "GRPO_RUN_DIR",
+        "GRPO_DASHBOARD",
+        "GRPO_INSTALL",
+        "HF_HUB_OFFLINE",
+    )
     for name in names:
         assert f"``{name}" in environment.__doc__, name
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -178,8 +199,14 @@ print(json.dumps({"run_dir": str(run_dir().resolve()), "empty": not any(run_dir(
 
 
 def run_conftest(env):
-    done = subprocess.run([sys.executable, "-c", WHERE_A_TEST_RUN_WRITES, str(ROOT / "conftest.py")], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", WHERE_A_TEST_RUN_WRITES, str(ROOT / "conftest.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.splitlines()[-1])
 

@@ -1,5 +1,6 @@
 """GSM8K evaluation: batched chat generation, a fixed subset, deterministic greedy answers, right scoring,
 and the changed examples."""
+
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 

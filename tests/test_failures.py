@@ -1,5 +1,6 @@
 """Notebook 11's broken runs (quick mode, the real small model): each shows its symptom, and the dashboard's
 health check names it."""
+
 import pytest
 
 from benchmarks.common.notebook_cells import run_cell

@@ -47,8 +47,16 @@ esac
 case "$2" in probe) echo '{"gpus": []}'; exit 0 ;; esac
 exec "$REAL_PYTHON" "$@"
 """  # noqa: E501
-NOTEBOOK_NAMES = ["00_start.ipynb", "03_rewards.ipynb", "04_prepare.ipynb", "05_configure.ipynb", "06_train.ipynb",
-                  "07_evaluate.ipynb", "08_scratch.ipynb", "10_help.ipynb"]
+NOTEBOOK_NAMES = [
+    "00_start.ipynb",
+    "03_rewards.ipynb",
+    "04_prepare.ipynb",
+    "05_configure.ipynb",
+    "06_train.ipynb",
+    "07_evaluate.ipynb",
+    "08_scratch.ipynb",
+    "10_help.ipynb",
+]
 
 
 def run_gpu_check(tmp_path, wheels=True, **env):
@@ -112,8 +120,10 @@ def test_the_check_runs_notebooks_04_to_07_in_one_run_and_the_rest_beside_it_wit
 def test_gpu_check_only_runs_just_those_notebooks_and_says_it_is_a_partial_check(tmp_path):
     done, calls = run_gpu_check(tmp_path, GPU_CHECK_ONLY="notebooks/07_evaluate.ipynb notebooks/10_help.ipynb")
     assert list(calls) == ["chain"], done.stdout[-3000:]  # no unit tests
-    assert [a for a in calls["chain"] if a.startswith("notebooks/")] == ["notebooks/07_evaluate.ipynb",
-                                                                         "notebooks/10_help.ipynb"]
+    assert [a for a in calls["chain"] if a.startswith("notebooks/")] == [
+        "notebooks/07_evaluate.ipynb",
+        "notebooks/10_help.ipynb",
+    ]
     summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
     assert (
         done.returncode == 0

@@ -8,6 +8,7 @@ Where each part runs:
   trainer needs a GPU) and compare the advantages it computes, and its loss and gradients on real tokens.
 - the advantage, error and exercise tests are plain tensors and run everywhere.
 """
+
 import math
 import types
 
@@ -34,8 +35,14 @@ def settings_for(loss_type: str) -> dict:
     """The settings each loss type is checked with: the KL term on, a clip range that bites, the
     sequence-level ratio where TRL recommends it (luspo), cispo's epsilon_high as an absolute cap."""
     loss_side = {k: v for k, v in LOSS_COMPANIONS.get(loss_type, {}).items() if k != "scale_rewards"}  # advantages'
-    return {"beta": 0.04, "epsilon": 0.2, "epsilon_high": 0.28, "importance_sampling_level": "token", **loss_side,
-            "max_completion_length": 7}
+    return {
+        "beta": 0.04,
+        "epsilon": 0.2,
+        "epsilon_high": 0.28,
+        "importance_sampling_level": "token",
+        **loss_side,
+        "max_completion_length": 7,
+    }
 
 
 def test_every_loss_type_of_the_installed_trl_is_covered():
@@ -74,6 +81,7 @@ def test_bad_input_says_what_to_change():
 
 # ---- TRL's loss code on fixed tensors, with a stand-in for the trainer's state (TRL 1.15 and 1.16)
 
+
 class _Accelerator:  # one process: gathering and reducing return their input
     num_processes = 1
 
@@ -92,10 +100,18 @@ def trl_loss_on_tensors(loss_type, logps, old_logps, ref_logps, advantages, mask
     trainer_class = grpo_trainer.GRPOTrainer
     if trainer_class.__module__ != "trl.trainer.grpo_trainer":
         pytest.skip(f"TRL's GRPOTrainer was replaced by {trainer_class.__module__} (Unsloth) in this process")
-    args = GRPOConfig(output_dir="unused", use_cpu=True, loss_type=loss_type, report_to="none",
-                      **{k: v for k, v in settings.items() if k != "max_completion_length"})
+    args = GRPOConfig(
+        output_dir="unused",
+        use_cpu=True,
+        loss_type=loss_type,
+        report_to="none",
+        **{k: v for k, v in settings.items() if k != "max_completion_length"},
+    )
     state = types.SimpleNamespace(
-        args=args, loss_type=loss_type, beta=args.beta, epsilon_low=args.epsilon,
+        args=args,
+        loss_type=loss_type,
+        beta=args.beta,
+        epsilon_low=args.epsilon,
         epsilon_high=args.epsilon_high if args.epsilon_high is not None else args.epsilon,
         importance_sampling_level=args.importance_sampling_level,
         max_completion_length=settings["max_completion_length"],
@@ -114,9 +130,16 @@ def trl_loss_on_tensors(loss_type, logps, old_logps, ref_logps, advantages, mask
         _get_per_token_logps_and_entropies=lambda *a, **k: (logps, torch.zeros_like(logps), None),
     )
     b, t = mask.shape
-    inputs = {"prompt_ids": torch.zeros(b, 1, dtype=torch.long), "prompt_mask": torch.ones(b, 1, dtype=torch.long),
-              "completion_ids": torch.zeros(b, t, dtype=torch.long), "completion_mask": mask, "advantages": advantages,
-              "old_per_token_logps": old_logps, "ref_per_token_logps": ref_logps, "num_items_in_batch": mask.sum()}
+    inputs = {
+        "prompt_ids": torch.zeros(b, 1, dtype=torch.long),
+        "prompt_mask": torch.ones(b, 1, dtype=torch.long),
+        "completion_ids": torch.zeros(b, t, dtype=torch.long),
+        "completion_mask": mask,
+        "advantages": advantages,
+        "old_per_token_logps": old_logps,
+        "ref_per_token_logps": ref_logps,
+        "num_items_in_batch": mask.sum(),
+    }
     return trainer_class._compute_loss(state, None, inputs)
 
 
@@ -155,6 +178,7 @@ def test_trl_loss_code_on_fixed_tensors(loss_type, level):
 
 # ---- a real GRPOTrainer on the tiny model (TRL 1.16 on the CPU)
 
+
 def tiny_trainer(tiny_dir, tmp_path, reward_funcs, **overrides):
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
@@ -174,8 +198,9 @@ def tiny_trainer(tiny_dir, tmp_path, reward_funcs, **overrides):
         temperature=0.9,
     )
     config = GRPOConfig(**{**settings, **overrides})
-    trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset,
-                          processing_class=tokenizer)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=reward_funcs, args=config, train_dataset=dataset, processing_class=tokenizer
+    )
     return trainer, model, tokenizer
 
 
@@ -183,6 +208,7 @@ def tiny_trainer(tiny_dir, tmp_path, reward_funcs, **overrides):
 @pytest.mark.parametrize("scale", SCALE_REWARDS)
 def test_advantages_agree_with_the_trainer(tiny_dir, tmp_path, scale):
     """TRL's own sampling-and-scoring step, with a reward function that hands out REWARDS in order."""
+
     def fixed_reward(completions, **kwargs):
         return REWARDS[: len(completions)]
 
@@ -202,9 +228,13 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     if loss_type not in accepted_loss_types():
         pytest.skip(f"the installed TRL does not accept loss_type={loss_type!r}")
     settings = settings_for(loss_type)
-    trainer, model, tokenizer = tiny_trainer(tiny_dir, tmp_path, [lambda completions, **kw: [0.0] * len(completions)],
-                                             loss_type=loss_type, **{k: v for k, v in settings.items()
-                                                                     if k != "max_completion_length"})
+    trainer, model, tokenizer = tiny_trainer(
+        tiny_dir,
+        tmp_path,
+        [lambda completions, **kw: [0.0] * len(completions)],
+        loss_type=loss_type,
+        **{k: v for k, v in settings.items() if k != "max_completion_length"},
+    )
     generator = torch.Generator().manual_seed(5)
     prompt_ids = torch.randint(0, len(tokenizer), (12, 5), generator=generator)
     prompt_mask = torch.ones_like(prompt_ids)
@@ -218,9 +248,16 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     ours = grpo_loss(logps, old_logps, advantages, mask, loss_type, ref_logps=ref_logps, **settings)
     params = [p for p in model.parameters() if p.requires_grad]
     our_grads = torch.autograd.grad(ours, params)
-    inputs = {"prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
-              "completion_mask": mask, "advantages": advantages, "old_per_token_logps": old_logps,
-              "ref_per_token_logps": ref_logps, "num_items_in_batch": mask.sum()}
+    inputs = {
+        "prompt_ids": prompt_ids,
+        "prompt_mask": prompt_mask,
+        "completion_ids": completion_ids,
+        "completion_mask": mask,
+        "advantages": advantages,
+        "old_per_token_logps": old_logps,
+        "ref_per_token_logps": ref_logps,
+        "num_items_in_batch": mask.sum(),
+    }
     model.eval()  # eval mode: TRL does not divide by gradient-accumulation steps (1 here, so the same loss)
     theirs = trainer.compute_loss(trainer.model, inputs)
     their_grads = torch.autograd.grad(theirs, params)
@@ -230,6 +267,7 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
 
 
 # ---- the notebook's own cells: the exercises' checker and the minimal training loop
+
 
 def test_the_exercise_checker_marks_answers():
     namespace = run_cell("08", "check-answers", {"answers": {}})  # the answer cell's dict, as the learner left it
@@ -256,9 +294,20 @@ def test_the_minimal_loop_trains_two_steps(tiny_dir, tmp_path):
 
     from trl import GRPOConfig
 
-    config = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, max_steps=2, num_generations=4,
-                        per_device_train_batch_size=8, max_completion_length=8, learning_rate=1e-2, beta=0.04,
-                        temperature=1.0, seed=0, report_to="none")
+    config = GRPOConfig(
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        max_steps=2,
+        num_generations=4,
+        per_device_train_batch_size=8,
+        max_completion_length=8,
+        learning_rate=1e-2,
+        beta=0.04,
+        temperature=1.0,
+        seed=0,
+        report_to="none",
+    )
     history = namespace["grpo_train"](model, tokenizer, dataset, [length_reward], config, log=None)
     assert [row["step"] for row in history] == [1, 2]
     assert all(math.isfinite(row["loss"]) and math.isfinite(row["reward"]) for row in history)

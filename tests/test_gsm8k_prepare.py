@@ -1,4 +1,5 @@
 """GSM8K preparation: the GRPO columns, the chat prompt, token lengths and the long-prompt filter."""
+
 import pytest
 
 from grpo_helpers.gsm8k import (
@@ -43,7 +44,8 @@ def test_format_chat_states_the_answer_format_and_shows_it_once():
     assert strict_format_reward([[{"role": "user", "content": "q"}]], [example_answer]) == [0.5]
     assert format_chat(ROW, system_prompt="Be brief.")["prompt"][0]["content"] == "Be brief."
     assert format_chat(ROW, worked_example=None)["prompt"] == [
-        {"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ROW["question"]},
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": ROW["question"]},
     ]
     for bad in ("just one string", ("q", ""), ("q", "a", "extra")):
         with pytest.raises(ValueError, match="worked_example must be a \\(question, answer\\) pair"):

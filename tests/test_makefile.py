@@ -1,4 +1,5 @@
 """The Makefile: make setup installs what the checks need, make test runs the tiers in order, CI runs make test."""
+
 import os
 import shutil
 import subprocess
@@ -32,9 +33,13 @@ def test_make_test_runs_lint_unit_notebooks_and_browser_in_that_order(tmp_path):
     pytest_ = f"GRPO_QUICK=1 OMP_NUM_THREADS=1 {venv}/bin/python -m pytest"
     lines = dry_run("test", venv=venv, CHROMIUM="/bin/sh")
     checks = [line for line in lines if line.startswith((f"{venv}/bin/ruff", pytest_))]
-    assert checks == [f"{venv}/bin/ruff check .", f"{venv}/bin/ruff format --check .",
-                      f'{pytest_} -m "not browser" tests', f"{pytest_} --nbmake notebooks --nbmake-timeout=1800",
-                      f"{pytest_} -m browser tests"]
+    assert checks == [
+        f"{venv}/bin/ruff check .",
+        f"{venv}/bin/ruff format --check .",
+        f'{pytest_} -m "not browser" tests',
+        f"{pytest_} --nbmake notebooks --nbmake-timeout=1800",
+        f"{pytest_} -m browser tests",
+    ]
     tiers = {"lint": checks[:2], "unit": checks[2:3], "notebooks": checks[3:4], "browser": checks[4:]}
     for target, commands in tiers.items():  # each tier alone runs its own checks only
         assert [line for line in dry_run(target, venv=venv) if line in checks] == commands, target

@@ -1,4 +1,5 @@
 """grpo_helpers.models: the default model and its offline copy, load_model and add_lora (notebooks 01 and 02)."""
+
 import json
 
 import pytest
@@ -25,7 +26,7 @@ def greedy_reply(model, tokenizer, question: str, max_new_tokens: int) -> str:
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def test_offline_copy_is_a_plain_safetensors_folder():
@@ -119,6 +120,7 @@ def test_tutorial_model(monkeypatch):
 
 
 # ---- add_lora, on the tiny model (2 layers): the same code as on the real one, in a fraction of the time
+
 
 @pytest.fixture
 def tiny(tiny_dir):

@@ -4,6 +4,7 @@ TRL (1.15 and 1.16) builds that config with ``disable_compile=True``; transforme
 cache's decoding step only without it, so the notebook unsets it on the trainer's public
 ``generation_config`` (docs/benchmarks.md, *Why generation inside GRPOTrainer runs at eager speed*).
 """
+
 import pytest
 
 from benchmarks.common.notebook_cells import run_cell
@@ -16,12 +17,20 @@ pytestmark = cpu_trainer
 
 def compiled_settings(cuda: bool, backend: str, max_seq_length: int = 256) -> dict:
     hardware = Hardware(device="cuda" if cuda else "cpu", platform="local", cpu_count=2, ram_gib=24.0, bf16=cuda)
-    return run_cell("06", "compiled-generation", {"hardware": hardware, "BACKEND": backend,
-                                                  "MAX_SEQ_LENGTH": max_seq_length})
+    return run_cell(
+        "06", "compiled-generation", {"hardware": hardware, "BACKEND": backend, "MAX_SEQ_LENGTH": max_seq_length}
+    )
 
 
-@pytest.mark.parametrize(("cuda", "backend", "on"), [(True, "transformers", True), (True, "unsloth", False),
-                                                     (True, "bitsandbytes", False), (False, "transformers", False)])
+@pytest.mark.parametrize(
+    ("cuda", "backend", "on"),
+    [
+        (True, "transformers", True),
+        (True, "unsloth", False),
+        (True, "bitsandbytes", False),
+        (False, "transformers", False),
+    ],
+)
 def test_compiled_generation_needs_a_gpu_16_bit_weights_and_no_unsloth(cuda, backend, on):
     assert compiled_settings(cuda, backend)["COMPILE_GENERATION"] is on
 
@@ -31,8 +40,16 @@ def test_the_trainer_generates_with_a_static_cache_that_can_compile(tiny_dir, tm
     from trl import GRPOTrainer
 
     compiled = compiled_settings(True, "transformers", max_seq_length=256)["compiled"]
-    config = make_config("quick_cpu", output_dir=str(tmp_path), max_steps=1, num_generations=2,
-                         per_device_train_batch_size=2, max_completion_length=8, reward_weights=None, **compiled)
+    config = make_config(
+        "quick_cpu",
+        output_dir=str(tmp_path),
+        max_steps=1,
+        num_generations=2,
+        per_device_train_batch_size=2,
+        max_completion_length=8,
+        reward_weights=None,
+        **compiled,
+    )
     model, tokenizer = tiny_lora_model(tiny_dir)
     trainer = GRPOTrainer(
         model=model,
@@ -55,5 +72,9 @@ def test_the_vllm_switch_says_how_to_install_vllm_without_replacing_torch():
 
     cpu = Hardware(device="cpu", platform="colab", cpu_count=2, ram_gib=12.0)
     with pytest.raises(RuntimeError, match=rf'%pip install vllm "torch=={torch.__version__.split("+")[0]}"'):
-        run_cell("06", "load-model", {"hardware": cpu, "BACKEND": "transformers"},
-                 replace=[("USE_VLLM = False", "USE_VLLM = True")])
+        run_cell(
+            "06",
+            "load-model",
+            {"hardware": cpu, "BACKEND": "transformers"},
+            replace=[("USE_VLLM = False", "USE_VLLM = True")],
+        )

@@ -5,6 +5,7 @@ The cells are the real calls (``PeftModel.from_pretrained``, ``save_pretrained``
 it promises: a saved adapter loads back to the same replies, the merged copy answers the same,
 is saved in bfloat16 and leaves the model in memory with its adapter, and the exports come last.
 """
+
 import ast
 import contextlib
 import dataclasses
@@ -52,8 +53,13 @@ def loaded(trained, tmp_path_factory):
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     cpu = dataclasses.replace(detect_hardware(), device="cpu", bf16=False)  # float32, as the trained model
-    namespace = {"BACKEND": "transformers", "ADAPTER_DIR": adapter_dir, "MAX_SEQ_LENGTH": 256, "hardware": cpu,
-                 "EXPORT_DIR": adapter_dir.parent / "export"}
+    namespace = {
+        "BACKEND": "transformers",
+        "ADAPTER_DIR": adapter_dir,
+        "MAX_SEQ_LENGTH": 256,
+        "hardware": cpu,
+        "EXPORT_DIR": adapter_dir.parent / "export",
+    }
     run_cell(LOAD, namespace)
     return namespace
 

@@ -1,4 +1,5 @@
 """Every notebook is a chapter with the same first cells, and is committed clean."""
+
 import ast
 import re
 from pathlib import Path
@@ -93,10 +94,14 @@ def test_unsloth_comes_before_transformers_trl_and_peft():
     import sys
 
     cells = [c for c in read(NOTEBOOKS[0]).cells if c.cell_type == "code"][:2]
-    guarded = [n for n in ast.walk(ast.parse(python_source(cells[1])))
-               if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"]
+    guarded = [
+        n
+        for n in ast.walk(ast.parse(python_source(cells[1])))
+        if isinstance(n, ast.If) and ast.unparse(n.test) == "BACKEND == 'unsloth'"
+    ]
     assert guarded and "unsloth" in imported_modules(ast.unparse(guarded[0])), (
-        "the hardware cell must import unsloth when BACKEND == 'unsloth'")
+        "the hardware cell must import unsloth when BACKEND == 'unsloth'"
+    )
     script = "\n".join(python_source(c) for c in cells)
     script += f"\nimport sys\nearly = [m for m in {HEAVY!r} if m in sys.modules]\nassert not early, early\n"
     env = {**os.environ, "GRPO_INSTALL": "check", "GRPO_BACKEND": "transformers"}
@@ -110,9 +115,11 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     import grpo_helpers.models as models
     from notebook_calls import keyword_sources
 
-    taught = [{k.arg: ast.unparse(k.value) for k in node.keywords}
-              for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
-              if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig"]
+    taught = [
+        {k.arg: ast.unparse(k.value) for k in node.keywords}
+        for node in ast.walk(ast.parse(Path(models.__file__).read_text()))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "BitsAndBytesConfig"
+    ]
     assert len(taught) == 1 and taught[0]["bnb_4bit_quant_type"] == "'nf4'"
     calls = keyword_sources("BitsAndBytesConfig")
     assert [notebook for notebook, _ in calls] == ["01_load_4bit_model.ipynb"]
@@ -125,21 +132,33 @@ def test_every_4bit_load_uses_the_settings_of_load_model():
     # the compute dtype is a variable on both sides: the dtype each picks, on a GPU with and without bfloat16
     taught_dtype = assigned_source(Path(models.__file__).read_text(), taught[0]["bnb_4bit_compute_dtype"])
     for notebook, keywords in calls:
-        cell = next(python_source(c) for c in read(NOTEBOOKS_DIR / notebook).cells
-                    if c.cell_type == "code" and "BitsAndBytesConfig(" in c.source)
+        cell = next(
+            python_source(c)
+            for c in read(NOTEBOOKS_DIR / notebook).cells
+            if c.cell_type == "code" and "BitsAndBytesConfig(" in c.source
+        )
         their_dtype = assigned_source(cell, keywords["bnb_4bit_compute_dtype"])
         for bf16 in (True, False):
             assert gpu_dtype(their_dtype, bf16) == gpu_dtype(taught_dtype, bf16), (
-                f"{notebook}: bnb_4bit_compute_dtype={their_dtype} against load_model's {taught_dtype} (bf16={bf16})")
+                f"{notebook}: bnb_4bit_compute_dtype={their_dtype} against load_model's {taught_dtype} (bf16={bf16})"
+            )
 
 
 def assigned_source(source: str, name: str) -> str:
     """The source of the value last assigned to ``name`` above the BitsAndBytesConfig call in ``source``."""
     tree = ast.parse(source)
-    call = next(node.lineno for node in ast.walk(tree)
-                if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("BitsAndBytesConfig"))
-    values = sorted((node.lineno, ast.unparse(node.value)) for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                    and node.lineno < call and any(isinstance(t, ast.Name) and t.id == name for t in node.targets))
+    call = next(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("BitsAndBytesConfig")
+    )
+    values = sorted(
+        (node.lineno, ast.unparse(node.value))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and node.lineno < call
+        and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    )
     assert values, f"no assignment to {name} above BitsAndBytesConfig(...)"
     return values[-1][1]
 
@@ -164,10 +183,15 @@ SECRETS = {
     "AWS access key": r"\bAKIA[0-9A-Z]{16}\b",
     "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
     "a key assigned in code": r"(?i)\b\w*(?:api[_-]?key|token|secret|password)\w*\b"
-                              r"['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
+    r"['\"]?\s*[:=]\s*['\"][^'\"\s]{8,}['\"]",
 }
-ABSOLUTE_PATHS = {"a home folder": r"/home/\w", "root's home": r"/root\b", "this workspace": r"/work/",
-                  "a Windows drive": r"\b[A-Za-z]:(?:\\\\|\\|/)\w", "a macOS home": r"/Users/\w"}
+ABSOLUTE_PATHS = {
+    "a home folder": r"/home/\w",
+    "root's home": r"/root\b",
+    "this workspace": r"/work/",
+    "a Windows drive": r"\b[A-Za-z]:(?:\\\\|\\|/)\w",
+    "a macOS home": r"/Users/\w",
+}
 
 
 def leaks(text: str) -> list[str]:
@@ -178,12 +202,25 @@ def leaks(text: str) -> list[str]:
 
 
 def test_leak_patterns_catch_what_they_should():
-    for text in ('login(token="hf_' + "a1B2" * 8 + '")', "OPENAI_API_KEY = 'sk-" + "x" * 40 + "'",
-                 '"api_key": "0123456789abcdef"', "open('/home/ada/runs/x.csv')", "cd /root/models",
-                 "/work/main/notebooks", r"C:\\Users\\ada\\model", "AKIAABCDEFGHIJKLMNOP"):
+    for text in (
+        'login(token="hf_' + "a1B2" * 8 + '")',
+        "OPENAI_API_KEY = 'sk-" + "x" * 40 + "'",
+        '"api_key": "0123456789abcdef"',
+        "open('/home/ada/runs/x.csv')",
+        "cd /root/models",
+        "/work/main/notebooks",
+        r"C:\\Users\\ada\\model",
+        "AKIAABCDEFGHIJKLMNOP",
+    ):
         assert leaks(text), text
-    for text in ("the WANDB_API_KEY environment variable", "max_new_tokens=32", 'token = os.environ["HF_TOKEN"]',
-                 "https://github.com/grpo-tutorial/grpo-unsloth-gsm8k", "runs/latest/adapter", "task-specific"):
+    for text in (
+        "the WANDB_API_KEY environment variable",
+        "max_new_tokens=32",
+        'token = os.environ["HF_TOKEN"]',
+        "https://github.com/grpo-tutorial/grpo-unsloth-gsm8k",
+        "runs/latest/adapter",
+        "task-specific",
+    ):
         assert not leaks(text), text
 
 

@@ -1,4 +1,5 @@
 """environment.yml, binder/ and the requirements files describe one CPU environment."""
+
 from pathlib import Path
 
 import yaml

@@ -1,6 +1,7 @@
 """The results ledger, docs/results/: every run's summary.md has the required keys and lists the run's files,
 the committed index is what ``benchmarks.results_index`` makes from the summaries now, and every run folder the
 README, docs/ and the notebooks name exists."""
+
 import json
 import re
 from pathlib import Path

@@ -1,6 +1,7 @@
 """Reward functions in both completion shapes, partial credit, reward hacking, the guard, the playground.
 
 The learned reward model moved from the package into notebook 03 (an inline cell, skipped offline)."""
+
 import math
 
 import pytest

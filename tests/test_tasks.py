@@ -1,4 +1,5 @@
 """What a run trains and is judged on (grpo_helpers.tasks), and the numbers its evaluation reports."""
+
 import json
 import re
 
@@ -9,13 +10,7 @@ from grpo_helpers import environment
 from grpo_helpers.arithmetic import word_problems
 from grpo_helpers.dashboard import quarter_means
 from grpo_helpers.environment import Hardware
-from grpo_helpers.evaluation import (
-    EvalResult,
-    compare_results,
-    difference_interval,
-    save_evaluation,
-    wilson_interval,
-)
+from grpo_helpers.evaluation import EvalResult, compare_results, difference_interval, save_evaluation, wilson_interval
 from grpo_helpers.tasks import GUARD, TRAIN_SEED, held_out_problems, train_problems, training_task
 
 

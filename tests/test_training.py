@@ -1,4 +1,5 @@
 """The stop button, resume and early stopping, with a tiny model trained by the real GRPOTrainer on the CPU."""
+
 import json
 import os
 import signal
@@ -40,14 +41,29 @@ def make_trainer(tiny_dir, dataset, output_dir, reward=varied_reward, callbacks=
 
     model, tokenizer = tiny_lora_model(tiny_dir)
     settings = dict(
-        output_dir=str(output_dir), use_cpu=True, max_steps=4, num_generations=2, per_device_train_batch_size=2,
-        max_completion_length=8, learning_rate=1e-2, logging_steps=1, report_to="none", save_strategy="no",
-        seed=7, temperature=1.0, disable_tqdm=True,
+        output_dir=str(output_dir),
+        use_cpu=True,
+        max_steps=4,
+        num_generations=2,
+        per_device_train_batch_size=2,
+        max_completion_length=8,
+        learning_rate=1e-2,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        seed=7,
+        temperature=1.0,
+        disable_tqdm=True,
     )
     settings.update(overrides)
     return GRPOTrainer(
-        model=model, reward_funcs=[reward], args=GRPOConfig(**settings), train_dataset=dataset,
-        eval_dataset=eval_dataset, processing_class=tokenizer, callbacks=callbacks,
+        model=model,
+        reward_funcs=[reward],
+        args=GRPOConfig(**settings),
+        train_dataset=dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
     )
 
 
@@ -71,8 +87,10 @@ class FirstStepOptimizerState(TrainerCallback):
 
     def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
         if self.state is None:
-            self.state = {k: {n: v.clone() if torch.is_tensor(v) else v for n, v in s.items()}
-                          for k, s in optimizer.state_dict()["state"].items()}
+            self.state = {
+                k: {n: v.clone() if torch.is_tensor(v) else v for n, v in s.items()}
+                for k, s in optimizer.state_dict()["state"].items()
+            }
 
 
 def test_stop_button_saves_a_checkpoint_at_the_end_of_the_step_and_resume_continues(tiny_dir, dataset, tmp_path):
@@ -162,9 +180,20 @@ def test_reward_plateau_stopper_checks_its_input():
 def test_early_stopping_on_eval_reward_with_plain_config_fields(tiny_dir, dataset, tmp_path):
     """The recipe notebook 07 shows: transformers' EarlyStoppingCallback on GRPOTrainer's eval_reward."""
     trainer = make_trainer(
-        tiny_dir, dataset, tmp_path / "early", reward=flat_reward, eval_dataset=dataset.select(range(2)), max_steps=8,
-        eval_strategy="steps", eval_steps=1, save_strategy="steps", save_steps=1, metric_for_best_model="reward",
-        greater_is_better=True, load_best_model_at_end=True, per_device_eval_batch_size=2,
+        tiny_dir,
+        dataset,
+        tmp_path / "early",
+        reward=flat_reward,
+        eval_dataset=dataset.select(range(2)),
+        max_steps=8,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_strategy="steps",
+        save_steps=1,
+        metric_for_best_model="reward",
+        greater_is_better=True,
+        load_best_model_at_end=True,
+        per_device_eval_batch_size=2,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=2)],
     )
     trainer.train()
@@ -174,6 +203,7 @@ def test_early_stopping_on_eval_reward_with_plain_config_fields(tiny_dir, datase
 
 
 # ---- resuming from a folder without a checkpoint; bad input stops a run before anything written is lost
+
 
 def test_checkpoint_to_resume_names_the_folder_what_it_holds_and_what_to_pass(tiny_dir, dataset, tmp_path):
     """transformers says only "No valid checkpoint found in output directory (...)", "Can't find a valid
@@ -189,8 +219,10 @@ def test_checkpoint_to_resume_names_the_folder_what_it_holds_and_what_to_pass(ti
     (fresh / "metrics.csv").write_text("step,reward\n")
     with pytest.raises(ValueError) as error:
         checkpoint_to_resume(True, fresh)
-    assert str(error.value).startswith(f"resume_from_checkpoint=True: output_dir {fresh} has no checkpoint-<step> "
-                                       "folder (it holds metrics.csv): a run saves checkpoint-<step> folders")
+    assert str(error.value).startswith(
+        f"resume_from_checkpoint=True: output_dir {fresh} has no checkpoint-<step> "
+        "folder (it holds metrics.csv): a run saves checkpoint-<step> folders"
+    )
     assert "leave resume_from_checkpoint out to start afresh" in str(error.value)
     with pytest.raises(ValueError, match=f"output_dir {tmp_path / 'nowhere'} does not exist: a run saves"):
         checkpoint_to_resume(True, tmp_path / "nowhere")
@@ -229,8 +261,15 @@ def test_bad_input_that_stops_a_run_loses_nothing_written(tiny_dir, dataset, tmp
     from trl import GRPOConfig
 
     run = tmp_path / "run"
-    first = make_trainer(tiny_dir, dataset, run / "checkpoints", max_steps=2, save_strategy="steps", save_steps=1,
-                         callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")])
+    first = make_trainer(
+        tiny_dir,
+        dataset,
+        run / "checkpoints",
+        max_steps=2,
+        save_strategy="steps",
+        save_steps=1,
+        callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")],
+    )
     first.train()
     saved = save_config(first.args, run / "grpo_config.json")
     before = _files(run)
@@ -238,8 +277,17 @@ def test_bad_input_that_stops_a_run_loses_nothing_written(tiny_dir, dataset, tmp
     cpu = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
     with pytest.raises(ConfigError, match="learning_rate: -1"):
         make_config("quick_cpu", hardware=cpu, learning_rate=-1, output_dir=str(run / "checkpoints"))
-    settings = {k: getattr(first.args, k) for k in ("output_dir", "use_cpu", "num_generations", "max_completion_length",
-                                                    "per_device_train_batch_size", "report_to")}
+    settings = {
+        k: getattr(first.args, k)
+        for k in (
+            "output_dir",
+            "use_cpu",
+            "num_generations",
+            "max_completion_length",
+            "per_device_train_batch_size",
+            "report_to",
+        )
+    }
     hand_built = GRPOConfig(**settings, temperature=0.0)  # TRL accepts it
     with pytest.raises(ConfigError, match="temperature: 0.0 must be a finite number > 0"):
         validate_config(hand_built)
@@ -254,8 +302,16 @@ def test_bad_input_that_stops_a_run_loses_nothing_written(tiny_dir, dataset, tmp
     def fails(completions, **kwargs):
         raise RuntimeError("a reward that breaks")
 
-    resumed = make_trainer(tiny_dir, dataset, run / "checkpoints", reward=fails, max_steps=4, save_strategy="steps",
-                           save_steps=1, callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")])
+    resumed = make_trainer(
+        tiny_dir,
+        dataset,
+        run / "checkpoints",
+        reward=fails,
+        max_steps=4,
+        save_strategy="steps",
+        save_steps=1,
+        callbacks=[LiveRewardDashboard(output_dir=run, mode="headless")],
+    )
     with pytest.raises(RuntimeError, match="a reward that breaks"):  # mid-training, at step 3
         resumed.train(resume_from_checkpoint=checkpoint_to_resume(True, run / "checkpoints"))
     assert _files(run) == before

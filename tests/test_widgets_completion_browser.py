@@ -1,5 +1,6 @@
 """The completion recorder and browser: what they show for a logged step is what the reward
 functions returned, with TRL's group-relative advantages."""
+
 import statistics
 
 import pytest

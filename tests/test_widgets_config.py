@@ -1,4 +1,5 @@
 """The config widget, driven as a learner would: pick a preset, move controls, press the button."""
+
 import pytest
 
 from grpo_helpers.config import PRESETS, make_config
@@ -34,8 +35,17 @@ def test_choosing_a_preset_moves_every_control(panel, preset):
 
 def test_the_built_config_equals_make_config_with_the_same_values(panel):
     panel.preset.value = "conservative"
-    panel.set(num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6, max_completion_length=192,
-              per_device_train_batch_size=8, gradient_accumulation_steps=3, max_steps=40, loss_type="dr_grpo")
+    panel.set(
+        num_generations=8,
+        temperature=0.8,
+        beta=0.05,
+        learning_rate=2e-6,
+        max_completion_length=192,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=3,
+        max_steps=40,
+        loss_type="dr_grpo",
+    )
     built = panel.build()
     direct = make_config(
         "conservative", hardware=CPU, num_generations=8, temperature=0.8, beta=0.05, learning_rate=2e-6,

@@ -1,5 +1,6 @@
 """The tiny model in tests (the ``tiny_dir`` fixture: benchmarks.common.random_models.save_tiny_model): a LoRA copy
 whose adapter changes its replies, and the mark of the tests that train it on the CPU."""
+
 import importlib.util
 from pathlib import Path
 

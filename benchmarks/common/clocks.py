@@ -17,9 +17,15 @@ def timed_generation(trainer) -> list[dict]:
         started, cpu = time.perf_counter(), time.process_time()
         result = generate(*args, **kwargs)
         completion_ids = result[1]
-        calls.append({"started": started, "seconds": time.perf_counter() - started,
-                      "cpu_seconds": time.process_time() - cpu, "tokens": sum(len(ids) for ids in completion_ids),
-                      "completions": len(completion_ids)})
+        calls.append(
+            {
+                "started": started,
+                "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.process_time() - cpu,
+                "tokens": sum(len(ids) for ids in completion_ids),
+                "completions": len(completion_ids),
+            }
+        )
         return result
 
     trainer._generate = _generate

@@ -112,11 +112,15 @@ def tracked_rewards(max_completion_length: int, group_size: int, zero_std_shares
 def correctness_numbers(rows: list[dict], zero_std_shares: list[float]) -> dict:
     """The correctness reward's first- and last-quarter means and the zero-std shares over training."""
     first, last = quarter_means([row.get(CORRECTNESS, 0.0) for row in rows])
-    return {"correctness_first_quarter": round(first, 4), "correctness_last_quarter": round(last, 4),
-            "correctness_per_step": [round(row.get(CORRECTNESS, 0.0), 3) for row in rows],
-            "correctness_zero_std_share": round(mean(zero_std_shares), 3) if zero_std_shares else None,
-            "correctness_zero_std_share_first_last_quarter": [round(x, 3) for x in quarter_means(zero_std_shares)]
-            if zero_std_shares else None}
+    return {
+        "correctness_first_quarter": round(first, 4),
+        "correctness_last_quarter": round(last, 4),
+        "correctness_per_step": [round(row.get(CORRECTNESS, 0.0), 3) for row in rows],
+        "correctness_zero_std_share": round(mean(zero_std_shares), 3) if zero_std_shares else None,
+        "correctness_zero_std_share_first_last_quarter": [round(x, 3) for x in quarter_means(zero_std_shares)]
+        if zero_std_shares
+        else None,
+    }
 
 
 def eval_numbers(result, seconds: float) -> dict:
@@ -138,6 +142,9 @@ def passk_numbers(counts: list[int], k: int, seconds: float) -> dict:
 
     numbers = learnability(counts, k)
     solved = sum(c > 0 for c in counts)
-    return {**{key: round(v, 4) if isinstance(v, float) else v for key, v in numbers.items()},
-            f"pass@{k}_ci95": [round(x, 4) for x in wilson_interval(solved, len(counts))], "counts": counts,
-            "seconds": round(seconds, 1)}
+    return {
+        **{key: round(v, 4) if isinstance(v, float) else v for key, v in numbers.items()},
+        f"pass@{k}_ci95": [round(x, 4) for x in wilson_interval(solved, len(counts))],
+        "counts": counts,
+        "seconds": round(seconds, 1),
+    }
