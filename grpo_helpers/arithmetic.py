@@ -43,7 +43,8 @@ def word_problem(rng: random.Random, steps: int) -> dict:
 
 
 def word_problems(n: int, steps: int, seed: int = 0):
-    """``n`` problems of ``steps`` steps as a ``datasets.Dataset`` (``question``, ``answer``); the same seed gives the same rows."""
+    """``n`` problems of ``steps`` steps as a ``datasets.Dataset`` (``question``, ``answer``); the same seed gives
+    the same rows."""
     from datasets import Dataset
 
     if not isinstance(n, int) or n <= 0:

@@ -39,33 +39,69 @@ from grpo_helpers.rewards import weights_by_name
 # memory than the usual 0.999 follows them), weight decay on the LoRA weights, a log line every
 # step (GRPO runs are short and each step matters), no external experiment tracker, a fixed seed.
 COMMON = {
-    "adam_beta1": 0.9, "adam_beta2": 0.99, "weight_decay": 0.1, "lr_scheduler_type": "cosine",
-    "logging_steps": 1, "save_strategy": "steps", "save_steps": 50, "report_to": "none", "seed": 3407,
-    "scale_rewards": "group", "epsilon": 0.2, "epsilon_high": None, "mask_truncated_completions": False,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.99,
+    "weight_decay": 0.1,
+    "lr_scheduler_type": "cosine",
+    "logging_steps": 1,
+    "save_strategy": "steps",
+    "save_steps": 50,
+    "report_to": "none",
+    "seed": 3407,
+    "scale_rewards": "group",
+    "epsilon": 0.2,
+    "epsilon_high": None,
+    "mask_truncated_completions": False,
     "gradient_checkpointing": True,
-}  # fmt: skip
+}
 
 _OWN = {
     # The GRPO of the DeepSeekMath paper: 8 samples per prompt, a KL pull towards the reference
     # model, the per-sequence mean loss. A good first run.
     "basic": {
-        "num_generations": 8, "temperature": 0.9, "max_completion_length": 256, "beta": 0.04, "loss_type": "grpo",
-        "learning_rate": 5e-6, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "max_steps": 250,
-        "warmup_steps": 0.1, "max_grad_norm": 0.1,
+        "num_generations": 8,
+        "temperature": 0.9,
+        "max_completion_length": 256,
+        "beta": 0.04,
+        "loss_type": "grpo",
+        "learning_rate": 5e-6,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 250,
+        "warmup_steps": 0.1,
+        "max_grad_norm": 0.1,
     },
     # Learn fast, accept noise: fewer samples per prompt (more prompts per step), no KL term (no
     # reference pass), DAPO's token-level loss with its clip-higher bound, a 4x larger step.
     "aggressive": {
-        "num_generations": 4, "temperature": 1.0, "max_completion_length": 256, "beta": 0.0, "loss_type": "dapo",
-        "epsilon_high": 0.28, "learning_rate": 2e-5, "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1,
-        "max_steps": 150, "warmup_steps": 0.05, "max_grad_norm": 0.5,
+        "num_generations": 4,
+        "temperature": 1.0,
+        "max_completion_length": 256,
+        "beta": 0.0,
+        "loss_type": "dapo",
+        "epsilon_high": 0.28,
+        "learning_rate": 2e-5,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 150,
+        "warmup_steps": 0.05,
+        "max_grad_norm": 0.5,
     },
     # Stable and slow: 16 samples per prompt (a better baseline), a strong KL pull, Dr. GRPO's
     # unbiased loss (no length or difficulty bias), a small step, two prompts per update.
     "conservative": {
-        "num_generations": 16, "temperature": 0.7, "max_completion_length": 256, "beta": 0.1, "loss_type": "dr_grpo",
-        "scale_rewards": "none", "learning_rate": 1e-6, "per_device_train_batch_size": 16,
-        "gradient_accumulation_steps": 2, "max_steps": 500, "warmup_steps": 0.1, "max_grad_norm": 0.1,
+        "num_generations": 16,
+        "temperature": 0.7,
+        "max_completion_length": 256,
+        "beta": 0.1,
+        "loss_type": "dr_grpo",
+        "scale_rewards": "none",
+        "learning_rate": 1e-6,
+        "per_device_train_batch_size": 16,
+        "gradient_accumulation_steps": 2,
+        "max_steps": 500,
+        "warmup_steps": 0.1,
+        "max_grad_norm": 0.1,
     },
     # What CI and Binder run on a CPU: SmolLM2-135M learning the answer format in under ten minutes
     # on 2 cores (benchmarks/cpu_learning.py, docs/benchmarks.md). Two prompts per step with 4
@@ -75,20 +111,39 @@ _OWN = {
     # completion is cut off it only hides the progress; reward_weights is GRPOConfig's list, in
     # tutorial_rewards' order, built here from the names).
     "quick_cpu": {
-        "num_generations": 4, "temperature": 0.7, "max_completion_length": 48,
+        "num_generations": 4,
+        "temperature": 0.7,
+        "max_completion_length": 48,
         "reward_weights": weights_by_name({"overlong_penalty": 0.0}),
-        "beta": 0.0, "loss_type": "dapo", "epsilon_high": 0.28, "learning_rate": 2e-4, "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 1, "max_steps": 14, "warmup_steps": 0, "lr_scheduler_type": "constant",
-        "max_grad_norm": 0.1, "save_strategy": "no", "gradient_checkpointing": False,
+        "beta": 0.0,
+        "loss_type": "dapo",
+        "epsilon_high": 0.28,
+        "learning_rate": 2e-4,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 14,
+        "warmup_steps": 0,
+        "lr_scheduler_type": "constant",
+        "max_grad_norm": 0.1,
+        "save_strategy": "no",
+        "gradient_checkpointing": False,
     },
     # A free Colab T4 (15 GB, no bf16) with the 1.5B model in 4-bit: basic's algorithm with 6
     # samples per prompt and shorter completions, so a step takes well under a minute.
     "colab_t4": {
-        "num_generations": 6, "temperature": 0.9, "max_completion_length": 200, "beta": 0.04, "loss_type": "grpo",
-        "learning_rate": 5e-6, "per_device_train_batch_size": 6, "gradient_accumulation_steps": 1, "max_steps": 250,
-        "warmup_steps": 0.1, "max_grad_norm": 0.1,
+        "num_generations": 6,
+        "temperature": 0.9,
+        "max_completion_length": 200,
+        "beta": 0.04,
+        "loss_type": "grpo",
+        "learning_rate": 5e-6,
+        "per_device_train_batch_size": 6,
+        "gradient_accumulation_steps": 1,
+        "max_steps": 250,
+        "warmup_steps": 0.1,
+        "max_grad_norm": 0.1,
     },
-}  # fmt: skip
+}
 # Quick mode (GRPO_QUICK=1, the tests and the GPU check) on any machine: quick_cpu's algorithm with the
 # smallest batch that still has groups (2 prompts x 2 completions) and 2 steps: it checks that every
 # cell runs, and nothing it prints means anything.
@@ -114,7 +169,8 @@ GPU_GENERATION_ROUNDS = 4
 
 def precision_settings(hardware: Hardware, bitsandbytes: bool | None = None) -> dict:
     """bf16 where the GPU has it, fp16 on older GPUs (T4, V100), neither on a CPU (``use_cpu``: ``load_model``
-    picks its weights' dtype; autocast was no faster); 8-bit Adam on CUDA with bitsandbytes (``bitsandbytes``: override)."""
+    picks its weights' dtype; autocast was no faster); 8-bit Adam on CUDA with bitsandbytes (``bitsandbytes``:
+    override)."""
     if not hardware.has_cuda:
         return {"bf16": False, "fp16": False, "use_cpu": True, "optim": "adamw_torch"}
     has_bnb = bitsandbytes_installed() if bitsandbytes is None else bitsandbytes
@@ -181,7 +237,8 @@ OLD_TRAINER_NAMES = {
 
 
 def _published_choices(name: str, whole_help: bool = True) -> tuple[str, ...]:
-    """The quoted values in the installed TRL's help of field ``name`` (``whole_help=False``: its "Supported values are")."""
+    """The quoted values in the installed TRL's help of field ``name`` (``whole_help=False``: its "Supported values
+    are")."""
     from trl import GRPOConfig
 
     text = next(f for f in dataclasses.fields(GRPOConfig) if f.name == name).metadata.get("help", "")
@@ -256,32 +313,65 @@ FLAG = Rule("True or False", lambda v: isinstance(v, bool))
 # most bad values and fails minutes later or trains wrong (batch arithmetic and fp16 with bf16: TRL's own checks).
 FIELD_RULES = (
     # GRPO: the group, sampling, the loss
-    ("num_generations", Rule("a whole number >= 2", lambda v: _whole(v) and v >= 2),
-     "num_generations=8: GRPO compares a group of completions of each prompt, so at least 2 (4 to 16 is usual)"),
-    ("temperature", POSITIVE, "temperature=0.9: GRPO compares different completions of one prompt, which only "
-     "sampling gives; 0.7 to 1.0 is usual"),
+    (
+        "num_generations",
+        Rule("a whole number >= 2", lambda v: _whole(v) and v >= 2),
+        "num_generations=8: GRPO compares a group of completions of each prompt, so at least 2 (4 to 16 is usual)",
+    ),
+    (
+        "temperature",
+        POSITIVE,
+        "temperature=0.9: GRPO compares different completions of one prompt, which only "
+        "sampling gives; 0.7 to 1.0 is usual",
+    ),
     ("top_p", FRACTION, "top_p=1.0 (every token) or 0.9 to 0.95 (trims the unlikely tail)"),
-    ("max_completion_length", COUNT, "max_completion_length=256: tokens per completion; GSM8K reasoning needs 150 to 300"),
+    ("max_completion_length", COUNT, "max_completion_length=256: tokens per completion; GSM8K reasoning needs 150-300"),
     ("beta", NON_NEGATIVE, "beta=0.04 (a gentle KL pull to the reference model) or beta=0.0 (no KL term)"),
     ("loss_type", Rule(choices=accepted_loss_types), "loss_type='grpo' (the paper's), 'dapo' or 'dr_grpo'"),
-    ("scale_rewards", Rule(choices=lambda: _published_choices("scale_rewards") or ("group", "batch", "none")),
-     "scale_rewards='group' (divide by the group's reward std), or 'none' (with loss_type='dr_grpo')"),
+    (
+        "scale_rewards",
+        Rule(choices=lambda: _published_choices("scale_rewards") or ("group", "batch", "none")),
+        "scale_rewards='group' (divide by the group's reward std), or 'none' (with loss_type='dr_grpo')",
+    ),
     ("epsilon", POSITIVE, "epsilon=0.2: the clip range of the probability ratio"),
     ("epsilon_high", _or_none(POSITIVE), "epsilon_high=None (the same as epsilon) or 0.28 (DAPO's clip-higher bound)"),
-    ("importance_sampling_level", Rule(choices=lambda: _published_choices("importance_sampling_level") or
-                                       ("token", "sequence")), "importance_sampling_level='token' ('sequence' for GSPO)"),
+    (
+        "importance_sampling_level",
+        Rule(choices=lambda: _published_choices("importance_sampling_level") or ("token", "sequence")),
+        "importance_sampling_level='token' ('sequence' for GSPO)",
+    ),
     ("num_iterations", COUNT, "num_iterations=1: updates per generated batch"),
-    ("mask_truncated_completions", FLAG, "mask_truncated_completions=False (True leaves cut-off completions out of the loss)"),
-    ("reward_weights", Rule("None or a list of finite numbers", lambda v: v is None or (
-        isinstance(v, (list, tuple)) and all(_number(w) for w in v))),
-     "reward_weights=None (every reward weighs 1.0) or one number per reward function, e.g. [1.0, 1.0, 0.5]"),
+    (
+        "mask_truncated_completions",
+        FLAG,
+        "mask_truncated_completions=False (True leaves cut-off completions out of the loss)",
+    ),
+    (
+        "reward_weights",
+        Rule(
+            "None or a list of finite numbers",
+            lambda v: v is None or (isinstance(v, (list, tuple)) and all(_number(w) for w in v)),
+        ),
+        "reward_weights=None (every reward weighs 1.0) or one number per reward function, e.g. [1.0, 1.0, 0.5]",
+    ),
     # the batch
-    ("per_device_train_batch_size", COUNT, "per_device_train_batch_size=8: completions per micro-batch, a multiple "
-     "of num_generations"),
+    (
+        "per_device_train_batch_size",
+        COUNT,
+        "per_device_train_batch_size=8: completions per micro-batch, a multiple of num_generations",
+    ),
     ("gradient_accumulation_steps", COUNT, "gradient_accumulation_steps=1: micro-batches per optimizer step"),
-    ("steps_per_generation", _or_none(COUNT), "steps_per_generation=None (make_config picks it) or a whole number >= 1"),
-    ("generation_batch_size", _or_none(COUNT), "generation_batch_size=None (from steps_per_generation), or a multiple "
-     "of per_device_train_batch_size and of num_generations"),
+    (
+        "steps_per_generation",
+        _or_none(COUNT),
+        "steps_per_generation=None (make_config picks it) or a whole number >= 1",
+    ),
+    (
+        "generation_batch_size",
+        _or_none(COUNT),
+        "generation_batch_size=None (from steps_per_generation), or a multiple "
+        "of per_device_train_batch_size and of num_generations",
+    ),
     # the optimizer and its schedule
     ("learning_rate", POSITIVE, "learning_rate=5e-6 (LoRA GRPO uses 1e-6 to 5e-5)"),
     ("adam_beta1", DECAY, "adam_beta1=0.9"),
@@ -289,31 +379,54 @@ FIELD_RULES = (
     ("weight_decay", NON_NEGATIVE, "weight_decay=0.1 (0.0 for none)"),
     ("max_grad_norm", NON_NEGATIVE, "max_grad_norm=0.1 (0.0 switches gradient clipping off)"),
     ("warmup_steps", NON_NEGATIVE, "warmup_steps=0.1 (below 1: a fraction of max_steps; from 1: a number of steps)"),
-    ("lr_scheduler_type", Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SchedulerType")),
-     "lr_scheduler_type='cosine' or 'constant'"),
-    ("optim", Rule(choices=lambda: _enum_values("transformers.training_args", "OptimizerNames")),
-     "optim='adamw_torch' (or 'adamw_8bit' on a GPU with bitsandbytes)"),
-    ("max_steps", Rule("a whole number >= 1, or -1 (train for num_train_epochs)",
-                       lambda v: _whole(v) and (v >= 1 or v == -1)), "max_steps=250: optimizer steps"),
+    (
+        "lr_scheduler_type",
+        Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SchedulerType")),
+        "lr_scheduler_type='cosine' or 'constant'",
+    ),
+    (
+        "optim",
+        Rule(choices=lambda: _enum_values("transformers.training_args", "OptimizerNames")),
+        "optim='adamw_torch' (or 'adamw_8bit' on a GPU with bitsandbytes)",
+    ),
+    (
+        "max_steps",
+        Rule("a whole number >= 1, or -1 (train for num_train_epochs)", lambda v: _whole(v) and (v >= 1 or v == -1)),
+        "max_steps=250: optimizer steps",
+    ),
     # logging, saving, the run
     ("logging_steps", INTERVAL, "logging_steps=1 (a log line every step)"),
-    ("save_strategy", Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SaveStrategy")),
-     "save_strategy='steps' or 'no'"),
+    (
+        "save_strategy",
+        Rule(choices=lambda: _enum_values("transformers.trainer_utils", "SaveStrategy")),
+        "save_strategy='steps' or 'no'",
+    ),
     ("save_steps", INTERVAL, "save_steps=50 (a checkpoint every 50 steps)"),
-    ("report_to", Rule("'none', 'all' or installed trackers (a name or a list)", lambda v: all(
-        isinstance(t, str) and t in _report_targets() for t in (v if isinstance(v, (list, tuple)) else [v]))),
-     "report_to='none' (no tracker), or install the tracker first (pip install tensorboard) and name it"),
+    (
+        "report_to",
+        Rule(
+            "'none', 'all' or installed trackers (a name or a list)",
+            lambda v: all(
+                isinstance(t, str) and t in _report_targets() for t in (v if isinstance(v, (list, tuple)) else [v])
+            ),
+        ),
+        "report_to='none' (no tracker), or install the tracker first (pip install tensorboard) and name it",
+    ),
     ("log_completions", FLAG, "log_completions=True (log a table of completions) or False"),
     ("seed", Rule("a whole number in 0 to 2**32 - 1", lambda v: _whole(v) and 0 <= v < 2**32), "seed=3407"),
-    ("output_dir", Rule("a folder path (text), or None",
-                        lambda v: v is None or (isinstance(v, (str, os.PathLike)) and str(v) != "")),
-     "output_dir='runs/checkpoints' (make_config puts it in run_dir())"),
+    (
+        "output_dir",
+        Rule(
+            "a folder path (text), or None", lambda v: v is None or (isinstance(v, (str, os.PathLike)) and str(v) != "")
+        ),
+        "output_dir='runs/checkpoints' (make_config puts it in run_dir())",
+    ),
     # precision and memory (make_config sets them for the machine)
     ("bf16", FLAG, "bf16=True on a GPU with bfloat16, else False (make_config picks it)"),
     ("fp16", FLAG, "fp16=True on an older GPU (T4, V100), else False (make_config picks it)"),
     ("use_cpu", FLAG, "use_cpu=True without a CUDA GPU, else False (make_config picks it)"),
     ("gradient_checkpointing", FLAG, "gradient_checkpointing=True (less memory, slower) or False"),
-)  # fmt: skip
+)
 RULES = {name: (rule, fix) for name, rule, fix in FIELD_RULES}
 
 
@@ -367,20 +480,29 @@ def config_problems(config) -> tuple[list[str], list[str]]:
     bad, notes = {e.split(":", 1)[0] for e in errors}, []
     t, loss, lr, high = (values.get(k) for k in ("temperature", "loss_type", "learning_rate", "epsilon_high"))
     if "temperature" not in bad and not 0.3 <= t <= 1.5:
-        notes.append(f"temperature: {t} makes completions " + ("nearly identical, so their rewards tie and teach "
-                     "nothing" if t < 0.3 else "close to random text") + ": try 0.7 to 1.0")  # fmt: skip
+        notes.append(
+            f"temperature: {t} makes completions "
+            + ("nearly identical, so their rewards tie and teach nothing" if t < 0.3 else "close to random text")
+            + ": try 0.7 to 1.0"
+        )
     if loss == "dr_grpo" and values.get("scale_rewards") not in (LOSS_COMPANIONS["dr_grpo"]["scale_rewards"], False):
-        errors.append("scale_rewards: loss_type='dr_grpo' removes both of GRPO's biases, the length normalisation and "
-                      "the division by the group's reward std: set scale_rewards='none'")  # fmt: skip
+        errors.append(
+            "scale_rewards: loss_type='dr_grpo' removes both of GRPO's biases, the length normalisation and "
+            "the division by the group's reward std: set scale_rewards='none'"
+        )
     if loss == "cispo" and "epsilon_high" not in bad and (high or 0) < 1:
-        errors.append(f"epsilon_high: loss_type='cispo' caps each importance weight at epsilon_high itself, so "
-                      f"{high!r} would cap every weight below 1: set epsilon_high={LOSS_COMPANIONS['cispo']['epsilon_high']}")  # fmt: skip
+        errors.append(
+            f"epsilon_high: loss_type='cispo' caps each importance weight at epsilon_high itself, so "
+            f"{high!r} would cap every weight below 1: set epsilon_high={LOSS_COMPANIONS['cispo']['epsilon_high']}"
+        )
     if not isinstance(config, dict) and config.resume_from_checkpoint is not None:  # settings: old_names reports it
         errors += old_names(["resume_from_checkpoint"])
     low, top = LEARNING_RATE_RANGE
     if "learning_rate" not in bad and not low <= lr <= top:
-        notes.append(f"learning_rate: {lr:g} is outside the usual {low:g} to {top:g} for LoRA GRPO: "
-                     + ("the adapters will barely move" if lr < low else "updates this large often collapse the policy"))  # fmt: skip
+        notes.append(
+            f"learning_rate: {lr:g} is outside the usual {low:g} to {top:g} for LoRA GRPO: "
+            + ("the adapters will barely move" if lr < low else "updates this large often collapse the policy")
+        )
     return errors, notes
 
 
@@ -393,8 +515,13 @@ def _report(errors: list[str], notes: list[str], what: str) -> list[str]:
     return notes
 
 
-_BATCH = ("per_device_train_batch_size", "gradient_accumulation_steps", "steps_per_generation", "generation_batch_size",
-          "num_generations")  # fmt: skip
+_BATCH = (
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+    "generation_batch_size",
+    "num_generations",
+)
 
 
 def _build(settings: dict, what: str, unknown_hint: str = ""):
@@ -402,9 +529,13 @@ def _build(settings: dict, what: str, unknown_hint: str = ""):
     from trl import GRPOConfig  # Unsloth's subclass once Unsloth is imported
 
     known = {field.name for field in dataclasses.fields(GRPOConfig)}
-    typos = [f"{name}: not a GRPOConfig setting" + "".join(f"; did you mean {close}?" for close in
-             difflib.get_close_matches(name, known, n=1)) + unknown_hint for name in settings
-             if name not in known and name not in OLD_CONFIG_NAMES]  # fmt: skip
+    typos = [
+        f"{name}: not a GRPOConfig setting"
+        + "".join(f"; did you mean {close}?" for close in difflib.get_close_matches(name, known, n=1))
+        + unknown_hint
+        for name in settings
+        if name not in known and name not in OLD_CONFIG_NAMES
+    ]
     errors, notes = config_problems({k: v for k, v in settings.items() if k in known})
     _report(old_names(settings) + typos + errors, [], what)
     batch = ", ".join(f"{k}={settings.get(k, getattr(GRPOConfig, k, None))!r}" for k in _BATCH)
@@ -458,8 +589,15 @@ def generation_rounds(settings: dict, has_cuda: bool) -> dict:
     )
 
 
-def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq_length: int | None = None,
-                    trainer_kwargs: dict | None = None) -> list[str]:  # fmt: skip
+def validate_config(
+    config,
+    model=None,
+    tokenizer=None,
+    dataset=None,
+    *,
+    max_seq_length: int | None = None,
+    trainer_kwargs: dict | None = None,
+) -> list[str]:
     """Check a built GRPOConfig before ``GRPOTrainer(...)``; returns the warnings, raises ``ValueError``.
 
     With ``dataset`` and ``tokenizer``: the longest prompt (``prompt_token_lengths``) plus
@@ -471,15 +609,20 @@ def validate_config(config, model=None, tokenizer=None, dataset=None, *, max_seq
         errors += _length_problems(config.max_completion_length, model, tokenizer, dataset, max_seq_length)
     if trainer_kwargs:
         errors += old_names(trainer_kwargs, OLD_TRAINER_NAMES)
-        errors += [f"{name}: this is a GRPOConfig setting, not a trainer argument: build the config with "
-                   f"make_config(..., {name}=...) and pass GRPOTrainer(args=config)" for name in trainer_kwargs
-                   if name in type(config).__dataclass_fields__ and name not in OLD_TRAINER_NAMES]  # fmt: skip
+        errors += [
+            f"{name}: this is a GRPOConfig setting, not a trainer argument: build the config with "
+            f"make_config(..., {name}=...) and pass GRPOTrainer(args=config)"
+            for name in trainer_kwargs
+            if name in type(config).__dataclass_fields__ and name not in OLD_TRAINER_NAMES
+        ]
         funcs = trainer_kwargs.get("reward_funcs")
         funcs = funcs if isinstance(funcs, (list, tuple)) or funcs is None else [funcs]
         if (weights := config.reward_weights) is not None and funcs is not None and len(weights) != len(funcs):
             names = [getattr(f, "__name__", str(f)) for f in funcs]
-            errors.append(f"reward_weights: {len(weights)} weights {list(weights)} for {len(funcs)} reward functions "
-                          f"{names}: give one weight per function, in the same order, or set reward_weights=None")  # fmt: skip
+            errors.append(
+                f"reward_weights: {len(weights)} weights {list(weights)} for {len(funcs)} reward functions "
+                f"{names}: give one weight per function, in the same order, or set reward_weights=None"
+            )
     return _report(errors, notes, "GRPO config")
 
 
@@ -490,8 +633,10 @@ def _length_problems(completion: int, model, tokenizer, dataset, max_seq_length)
     if tokenizer is None:
         return ["tokenizer: needed to measure the dataset's prompts: pass tokenizer=tokenizer"]
     if "prompt" not in dataset.column_names:
-        return [f"dataset: GRPOTrainer reads the prompts from a column named 'prompt', and this dataset has "
-                f"{dataset.column_names}: map your data to a 'prompt' column first (notebook 04)"]  # fmt: skip
+        return [
+            f"dataset: GRPOTrainer reads the prompts from a column named 'prompt', and this dataset has "
+            f"{dataset.column_names}: map your data to a 'prompt' column first (notebook 04)"
+        ]
     longest = max(prompt_token_lengths(dataset, tokenizer))
     source = "the max_seq_length you passed"
     if max_seq_length is None:
@@ -505,8 +650,10 @@ def _length_problems(completion: int, model, tokenizer, dataset, max_seq_length)
         fixes.insert(0, f"lower max_completion_length to {max_seq_length - longest} or less")
     if max_seq_length > completion:
         fixes.append(f"drop prompts longer than {max_seq_length - completion} tokens (notebook 04 filters them)")
-    return [f"max_completion_length: the longest prompt ({longest} tokens) + max_completion_length ({completion}) = "
-            f"{total} tokens exceeds {source} ({max_seq_length}): {', or '.join(fixes)}"]  # fmt: skip
+    return [
+        f"max_completion_length: the longest prompt ({longest} tokens) + max_completion_length ({completion}) = "
+        f"{total} tokens exceeds {source} ({max_seq_length}): {', or '.join(fixes)}"
+    ]
 
 
 def batch_arithmetic(settings) -> dict:
@@ -514,8 +661,11 @@ def batch_arithmetic(settings) -> dict:
     get = settings.get if isinstance(settings, dict) else lambda k, d=None: getattr(settings, k, d)
     per_device, accumulation = get("per_device_train_batch_size", 8), get("gradient_accumulation_steps", 1) or 1
     completions = per_device * accumulation
-    return {"completions per step": completions, "prompts per step": completions / get("num_generations", 8),
-            "steps per generation round": (get("steps_per_generation", None) or accumulation) / accumulation}  # fmt: skip
+    return {
+        "completions per step": completions,
+        "prompts per step": completions / get("num_generations", 8),
+        "steps per generation round": (get("steps_per_generation", None) or accumulation) / accumulation,
+    }
 
 
 def _band(value, bands, last):
@@ -523,15 +673,45 @@ def _band(value, bands, last):
 
 
 _EXPLAIN = {
-    "num_generations": lambda g, s: f"{g} completions per prompt: " + _band(g, [
-        (2, "no group to compare with, so no advantage"), (6, "a noisy baseline: many groups score all-equal"),
-        (17, "a solid baseline (the group mean)")], "a very precise baseline, at a high price") + ".",
-    "temperature": lambda t, s: f"{t}: " + _band(t, [
-        (1e-9, "must be > 0: GRPO needs different completions"), (0.5, "near-greedy: completions look alike, rewards tie"),
-        (1.15, "varied but sensible: the group spans right and wrong answers")], "very random completions") + ".",
-    "beta": lambda b, s: f"{b}: " + _band(b, [
-        (0, "must be >= 0"), (1e-12, "no KL penalty, no reference pass (faster); the policy may drift"),
-        (0.1001, "a gentle pull towards the reference model")], "a strong pull to the reference: stable but slow") + ".",
+    "num_generations": lambda g, s: (
+        f"{g} completions per prompt: "
+        + _band(
+            g,
+            [
+                (2, "no group to compare with, so no advantage"),
+                (6, "a noisy baseline: many groups score all-equal"),
+                (17, "a solid baseline (the group mean)"),
+            ],
+            "a very precise baseline, at a high price",
+        )
+        + "."
+    ),
+    "temperature": lambda t, s: (
+        f"{t}: "
+        + _band(
+            t,
+            [
+                (1e-9, "must be > 0: GRPO needs different completions"),
+                (0.5, "near-greedy: completions look alike, rewards tie"),
+                (1.15, "varied but sensible: the group spans right and wrong answers"),
+            ],
+            "very random completions",
+        )
+        + "."
+    ),
+    "beta": lambda b, s: (
+        f"{b}: "
+        + _band(
+            b,
+            [
+                (0, "must be >= 0"),
+                (1e-12, "no KL penalty, no reference pass (faster); the policy may drift"),
+                (0.1001, "a gentle pull towards the reference model"),
+            ],
+            "a strong pull to the reference: stable but slow",
+        )
+        + "."
+    ),
     "loss_type": lambda loss, s: {
         "grpo": "grpo: each completion averaged over its own length: favours short right and long wrong answers.",
         "dapo": "dapo: every token of the accumulated batch weighs the same; pairs with epsilon_high=0.28.",
@@ -539,19 +719,45 @@ _EXPLAIN = {
         "bnpo": "bnpo: every token of the micro-batch weighs the same.",
         "cispo": "cispo: clips the importance weight itself at epsilon_high (e.g. 5.0).",
     }.get(loss, f"{loss}: see the TRL documentation of GRPOConfig.loss_type."),
-    "learning_rate": lambda lr, s: f"{lr:g}: " + _band(lr, [
-        (1e-6, "tiny steps: the adapters barely move"), (2.01e-5, "the usual range for LoRA GRPO"),
-        (2.01e-4, "fast: watch the reward for a collapse")], "very large for RL: the policy often collapses") + ".",
-    "max_completion_length": lambda n, s: f"{n} tokens: " + _band(n, [
-        (48, "too short for worked reasoning; cut-off answers score 0"), (160, "a brief calculation fits"),
-        (321, "room for GSM8K reasoning and the answer")], "generous; every step waits for the longest completion") + ".",
-    "per_device_train_batch_size": lambda n, s: f"{n} completions per forward/backward pass "
-    f"({n / s.get('num_generations', 8):.3g} prompt(s)). Memory grows with it.",
-    "gradient_accumulation_steps": lambda n, s: f"{n} micro-batch(es) per update: "
-    f"{batch_arithmetic(s)['prompts per step']:.3g} prompt(s) per step, at no extra memory.",
-    "max_steps": lambda n, s: f"{n} updates, {n * batch_arithmetic(s)['prompts per step']:.0f} prompts seen "
-    "(GSM8K has 7,473 training problems).",
-}  # fmt: skip
+    "learning_rate": lambda lr, s: (
+        f"{lr:g}: "
+        + _band(
+            lr,
+            [
+                (1e-6, "tiny steps: the adapters barely move"),
+                (2.01e-5, "the usual range for LoRA GRPO"),
+                (2.01e-4, "fast: watch the reward for a collapse"),
+            ],
+            "very large for RL: the policy often collapses",
+        )
+        + "."
+    ),
+    "max_completion_length": lambda n, s: (
+        f"{n} tokens: "
+        + _band(
+            n,
+            [
+                (48, "too short for worked reasoning; cut-off answers score 0"),
+                (160, "a brief calculation fits"),
+                (321, "room for GSM8K reasoning and the answer"),
+            ],
+            "generous; every step waits for the longest completion",
+        )
+        + "."
+    ),
+    "per_device_train_batch_size": lambda n, s: (
+        f"{n} completions per forward/backward pass "
+        f"({n / s.get('num_generations', 8):.3g} prompt(s)). Memory grows with it."
+    ),
+    "gradient_accumulation_steps": lambda n, s: (
+        f"{n} micro-batch(es) per update: "
+        f"{batch_arithmetic(s)['prompts per step']:.3g} prompt(s) per step, at no extra memory."
+    ),
+    "max_steps": lambda n, s: (
+        f"{n} updates, {n * batch_arithmetic(s)['prompts per step']:.0f} prompts seen "
+        "(GSM8K has 7,473 training problems)."
+    ),
+}
 EXPLAINED_FIELDS = tuple(_EXPLAIN)
 
 
@@ -568,8 +774,16 @@ def default_config_path() -> Path:
 
 
 # Written always; with these, a default GRPOConfig resolves its other fields as the saved one did.
-KEY_FIELDS = ("output_dir", "use_cpu", "bf16", "fp16", "per_device_train_batch_size", "num_generations",
-              "gradient_accumulation_steps", "steps_per_generation")  # fmt: skip
+KEY_FIELDS = (
+    "output_dir",
+    "use_cpu",
+    "bf16",
+    "fp16",
+    "per_device_train_batch_size",
+    "num_generations",
+    "gradient_accumulation_steps",
+    "steps_per_generation",
+)
 
 
 def save_config(config, path: str | Path | None = None) -> Path:
@@ -590,16 +804,28 @@ def load_config(path: str | Path | None = None, **overrides):
     checked like ``make_config``."""
     path = Path(path) if path is not None else default_config_path()
     if not path.is_file():
-        raise FileNotFoundError(f"No saved GRPO config at {path}: run notebook 05 (it saves one there), "
-                                "or pass the path of your file, or build one with make_config()")  # fmt: skip
+        raise FileNotFoundError(
+            f"No saved GRPO config at {path}: run notebook 05 (it saves one there), "
+            "or pass the path of your file, or build one with make_config()"
+        )
     try:
         saved = json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ConfigError(f"the config in {path}", [f"the file is not complete JSON ({error}): it was cut off or edited "
-                          "by hand; save it again with save_config(config) (notebook 05)"]) from error  # fmt: skip
+        raise ConfigError(
+            f"the config in {path}",
+            [
+                f"the file is not complete JSON ({error}): it was cut off or edited "
+                "by hand; save it again with save_config(config) (notebook 05)"
+            ],
+        ) from error
     if not isinstance(saved, dict):
-        raise ConfigError(f"the config in {path}", [f"the file holds a {type(saved).__name__}, not the settings "
-                          "save_config writes: save it again with save_config(config) (notebook 05)"])  # fmt: skip
+        raise ConfigError(
+            f"the config in {path}",
+            [
+                f"the file holds a {type(saved).__name__}, not the settings "
+                "save_config writes: save it again with save_config(config) (notebook 05)"
+            ],
+        )
     return _build(
         {**saved, **overrides},
         f"the config in {path}",

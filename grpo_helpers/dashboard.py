@@ -265,7 +265,7 @@ def new_figure():
 def draw(figure, axes, log_history, warnings=(), window: int = 10, title: str = "") -> dict:
     """Redraw every panel and the health panel from ``log_history``; returns the ``panel_series``."""
     panels = panel_series(log_history, window)
-    for ax, (name, lines) in zip(axes, panels.items()):
+    for ax, (name, lines) in zip(axes, panels.items(), strict=False):
         ylabel, _, empty_note = PANELS[name]
         ax.clear()
         ax.set_title(name, fontsize=10)

@@ -74,7 +74,7 @@ def run_mode() -> str:
 
 MODES = {
     "quick": "Quick mode (GRPO_QUICK=1): the smallest numbers, to check that every cell runs; no result means anything",
-    "cpu": "CPU mode (no CUDA GPU): the full run, with the smaller numbers written cpu=... where the GPU's would take hours",
+    "cpu": "CPU mode (no CUDA GPU): the full run, with the smaller numbers written cpu=... where a GPU's take hours",
     "full": "Full mode (a CUDA GPU): the numbers written full=...",
 }
 

@@ -64,7 +64,8 @@ def gsm8k_subset(n_examples: int, seed: int = 0, split: str = "test", dataset=No
     missing = {"question", "answer"} - set(dataset.column_names)
     if missing:
         raise ValueError(
-            f"dataset needs GSM8K's columns 'question' and 'answer'; it lacks {sorted(missing)} (it has {dataset.column_names})"
+            f"dataset needs GSM8K's columns 'question' and 'answer'; it lacks {sorted(missing)} "
+            f"(it has {dataset.column_names})"
         )
     if not isinstance(n_examples, int) or not 0 < n_examples <= len(dataset):
         raise ValueError(
@@ -112,12 +113,13 @@ class EvalResult:
     def __str__(self) -> str:
         t, (low, high) = self.table, self.interval
         return (
-            f"{self.label}: accuracy {self.correct}/{len(t)} = {self.accuracy:.1%} (95% interval {low:.1%}-{high:.1%}), "
+            f"{self.label}: accuracy {self.correct}/{len(t)} = {self.accuracy:.1%} "
+            f"(95% interval {low:.1%}-{high:.1%}), "
             f"answer format followed {int(t['formatted'].sum())}/{len(t)} = {self.format_rate:.1%}"
         )
 
     def numbers(self) -> dict:
-        """What ``evaluation.json`` records of this result: n, correct, accuracy, its interval, format rate, settings."""
+        """What ``evaluation.json`` records of this result: n, correct, accuracy, interval, format rate, settings."""
         settings = {name: value for name, value in self.settings.items() if name != "n_examples"}  # that is "n"
         return {
             "label": self.label,
@@ -194,7 +196,7 @@ def evaluate_gsm8k(
             "completion": completions,
             "predicted": pd.Series(predicted, dtype=object),  # None stays None
             "formatted": formatted,
-            "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references)],
+            "correct": [p is not None and answers_match(p, r) for p, r in zip(predicted, references, strict=True)],
         }
     )
     source = {"split": split} if dataset is None else {"dataset": "given"}  # a given dataset is no GSM8K split
@@ -235,7 +237,8 @@ def difference_interval(
     before: EvalResult, after: EvalResult, z: float = 1.96, column: str = "correct"
 ) -> tuple[float, float]:
     """The 95% interval of ``after - before`` accuracy (``column="formatted"``: format rate), Newcombe's hybrid
-    score interval of two independent rates; when it excludes 0, chance is unlikely (for one problem set, conservative)."""
+    score interval of two independent rates; when it excludes 0, chance is unlikely (for one problem set,
+    conservative)."""
     k1, n1, k2, n2 = (
         int(before.table[column].sum()),
         before.n_examples,
@@ -324,7 +327,8 @@ def sample_correct(
 
     if not {"prompt", "ground_truth"} <= set(dataset.column_names):
         raise ValueError(
-            f"dataset needs the columns 'prompt' and 'ground_truth' (prepare_gsm8k gives them), has {dataset.column_names}"
+            f"dataset needs the columns 'prompt' and 'ground_truth' (prepare_gsm8k gives them), "
+            f"has {dataset.column_names}"
         )
     counts = []
     for start in range(0, len(dataset), batch_size):

@@ -28,10 +28,19 @@ _PIN = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)\s*(#.*)?$")
 _MINIMUM = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^\s,;#]*)\s*(?:,\s*<\s*([0-9][^\s;#]*))?\s*(#.*)?$")
 # What pip prints when it cannot reach the package index (offline, no DNS, a proxy in the way).
 _NETWORK_ERRORS = (
-    "NewConnectionError", "Failed to establish a new connection", "Temporary failure in name resolution",
-    "Name or service not known", "Network is unreachable", "ConnectTimeoutError", "ProxyError",
-    "Connection refused", "No route to host", "nodename nor servname", "NameResolutionError", "Failed to resolve",
-)  # fmt: skip
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ConnectTimeoutError",
+    "ProxyError",
+    "Connection refused",
+    "No route to host",
+    "nodename nor servname",
+    "NameResolutionError",
+    "Failed to resolve",
+)
 
 
 @dataclass(frozen=True)
@@ -252,14 +261,17 @@ def _pip(requirements: list[str], options: tuple[str, ...] = ()) -> None:
 
 
 def _what_to_do(offline: bool) -> str:
-    return "\n".join([
-        "Fix one of these:",
-        "  - connect this machine to the internet (on Kaggle: Settings > Internet > On) and run this cell again"
-        if offline else "  - read pip's message above, fix its cause and run this cell again",
-        "  - if these packages are installed another way (a folder of wheels, an offline image), skip the install:",
-        f'    set {INSTALL_ENV}=check (os.environ["{INSTALL_ENV}"] = "check" before this cell) or call',
-        "    ensure_environment(check_only=True); the cell then only prints what it finds",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            "Fix one of these:",
+            "  - connect this machine to the internet (on Kaggle: Settings > Internet > On) and run this cell again"
+            if offline
+            else "  - read pip's message above, fix its cause and run this cell again",
+            "  - if these packages are installed another way (a folder of wheels, an offline image), skip the install:",
+            f'    set {INSTALL_ENV}=check (os.environ["{INSTALL_ENV}"] = "check" before this cell) or call',
+            "    ensure_environment(check_only=True); the cell then only prints what it finds",
+        ]
+    )
 
 
 def ensure_environment(check_only: bool | None = None) -> None:

@@ -81,7 +81,7 @@ def correctness_reward(prompts, completions, ground_truth, **kwargs) -> list[flo
             "TRL repeats each column once per completion; pass one reference answer per completion."
         )
     rewards = []
-    for completion, reference in zip(completions, ground_truth):
+    for completion, reference in zip(completions, ground_truth, strict=True):
         found = extract_all_answers(completion_text(completion))
         answers = [answer for _, answer in found]
         one_answer = bool(answers) and all(answers_match(answer, answers[0]) for answer in answers[1:])
@@ -306,7 +306,7 @@ def check_reward_functions(
                 "return a list with exactly one float per completion ([... for completion in completions])."
             )
             continue
-        bad = next(((v, c) for v, c in zip(result, batch["completions"]) if _bad_value(v)), None)
+        bad = next(((v, c) for v, c in zip(result, batch["completions"], strict=False) if _bad_value(v)), None)
         if bad:
             problems.append(f"{name}: returned {_bad_value(bad[0])} for completion {_short(bad[1])}")
     if problems and raise_on_error:

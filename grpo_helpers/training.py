@@ -80,14 +80,22 @@ def checkpoint_to_resume(resume, output_dir) -> str:
     folder = Path((newest or output_dir) if resume is True else resume)
     if (folder / "trainer_state.json").is_file():
         return str(folder)
-    found = sorted({p for d in (folder, Path(output_dir)) for p in d.glob("checkpoint-*") if p.name[11:].isdigit()
-                    and (p / "trainer_state.json").is_file()}, key=lambda p: int(p.name[11:]))  # fmt: skip
+    found = sorted(
+        {
+            p
+            for d in (folder, Path(output_dir))
+            for p in d.glob("checkpoint-*")
+            if p.name[11:].isdigit() and (p / "trainer_state.json").is_file()
+        },
+        key=lambda p: int(p.name[11:]),
+    )
     fix = (
         f"pass resume_from_checkpoint={str(found[-1])!r}"
         + (" or True (the newest in output_dir)" if str(found[-1]) == newest else "")
         if found
         else "a run saves checkpoint-<step> folders in its output_dir (save_strategy='steps' and save_steps=N, or "
-        "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint out to start afresh"
+        "SaveOnInterrupt's stop button): point output_dir at the stopped run's, or leave resume_from_checkpoint "
+        "out to start afresh"
     )
     held = (", ".join(sorted(p.name for p in folder.iterdir())) or "nothing") if folder.is_dir() else None
     empty = resume is True and not newest  # output_dir has no checkpoint-<step> folder at all
@@ -219,7 +227,7 @@ class CompletionRecorder(TrainerCallback):
             keep,
             int(trainer.num_generations),
         )
-        self.weights = dict(zip(trainer.reward_func_names, map(float, trainer.reward_weights.tolist())))
+        self.weights = dict(zip(trainer.reward_func_names, map(float, trainer.reward_weights.tolist()), strict=True))
         self.steps: dict[int, list[Completion]] = {}
         self._before = self._files()  # tables an earlier run left in the same folder are not this run's
         self._read: set[str] = set()  # each step's table is read once (an evaluation rewrites it afterwards)

@@ -92,7 +92,8 @@ class RewardPlayground(_Widget):
         )
         self.table.value = (
             f"<p>Extracted answer: <b>{html.escape(repr(self.extracted))}</b> ({match} the reference "
-            f"{html.escape(repr(reference))})</p>{error}<table><tr><th style='text-align:left'>reward</th><th>score</th></tr>"
+            f"{html.escape(repr(reference))})</p>{error}"
+            "<table><tr><th style='text-align:left'>reward</th><th>score</th></tr>"
             f"{rows}<tr><td style='text-align:left'><b>total</b></td><td><b>{self.total:+.3f}</b></td></tr></table>"
         )
 
@@ -101,8 +102,17 @@ reward_playground = RewardPlayground  # the name notebook 03 calls
 
 
 LEARNING_RATES = (1e-7, 2e-7, 5e-7, 1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3)
-CONTROLLED = ("num_generations", "temperature", "max_completion_length", "beta", "loss_type", "learning_rate",
-              "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps")  # fmt: skip
+CONTROLLED = (
+    "num_generations",
+    "temperature",
+    "max_completion_length",
+    "beta",
+    "loss_type",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "max_steps",
+)
 _CAST = {"temperature": float, "beta": float, "learning_rate": float, "loss_type": str}
 
 
@@ -250,7 +260,8 @@ def render_html(records: list[Completion], reward_names: list[str]) -> str:
             current = (record.step, record.group)
             parts.append(
                 f"<div style='margin-top:10px'><b>Step {record.step}, prompt {record.group + 1}</b></div>"
-                f"<pre style='white-space:pre-wrap;background:var(--jp-layout-color2, #f4f4f4);color:inherit;padding:4px;margin:2px 0'>"
+                "<pre style='white-space:pre-wrap;background:var(--jp-layout-color2, #f4f4f4);color:inherit;"
+                "padding:4px;margin:2px 0'>"
                 f"{html.escape(_cut(record.prompt))}</pre>"
                 f"<table style='border-collapse:collapse;font-size:90%'><tr><th>#</th><th>completion</th>{head}</tr>"
             )
@@ -264,8 +275,10 @@ def render_html(records: list[Completion], reward_names: list[str]) -> str:
         )
         parts.append(
             f"<tr><td {cell}>{record.index + 1}</td>"
-            f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>{html.escape(_cut(record.completion))}</pre></td>"
-            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td><td {cell[:-1]};color:{color}'>{record.advantage:+.3f}</td></tr>"
+            f"<td {cell[:-1]};min-width:24em'><pre style='white-space:pre-wrap;margin:0'>"
+            f"{html.escape(_cut(record.completion))}</pre></td>"
+            f"{scores}<td {cell}><b>{_fmt(record.total)}</b></td>"
+            f"<td {cell[:-1]};color:{color}'>{record.advantage:+.3f}</td></tr>"
         )
     return "".join(parts) + "</table>"
 
@@ -296,8 +309,12 @@ class CompletionBrowser(_Widget):
         )
         self._refresh_steps()
         self._reset_range()
-        for control, handler in ((self.step, self._on_step), (self.reward, self._on_step), (self.low, self._on_range),
-                                 (self.high, self._on_range)):  # fmt: skip
+        for control, handler in (
+            (self.step, self._on_step),
+            (self.reward, self._on_step),
+            (self.low, self._on_range),
+            (self.high, self._on_range),
+        ):
             control.observe(handler, names="value")
         recorder.subscribe(self._on_new_step)
         self.refresh()

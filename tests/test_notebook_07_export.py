@@ -87,8 +87,13 @@ def test_the_loading_cell_gives_a_trainable_peft_model_that_answers_the_same(tra
         )
 
 
-def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_check_stays_float32(loaded):
+def test_on_a_cpu_with_bfloat16_instructions_the_loading_cell_loads_bfloat16_and_the_merge_check_stays_float32(
+    loaded, monkeypatch
+):
+    import grpo_helpers.models
+
     bf16_cpu = dataclasses.replace(loaded["hardware"], bf16=True)
+    monkeypatch.setattr(grpo_helpers.models, "detect_hardware", lambda: bf16_cpu)  # load_model's dtype follows it
     namespace = {**loaded, "hardware": bf16_cpu, "EXPORT_DIR": loaded["EXPORT_DIR"].parent / "export-bf16"}
     run_cell(LOAD, namespace)
     assert namespace["model"].get_base_model().dtype == torch.bfloat16

@@ -14,6 +14,7 @@ CPU = Hardware(device="cpu", platform="local", cpu_count=2, ram_gib=8.0)
 @pytest.fixture(autouse=True)
 def _run_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("GRPO_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("GRPO_QUICK", "0")  # the widget starts from the machine's preset, quick_cpu here
 
 
 @pytest.fixture
