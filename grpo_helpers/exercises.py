@@ -41,7 +41,7 @@ def check_shows_work_reward(shows_work_reward) -> None:
              ("3 x 4 = 12\n#### 12", 0.25, "x is an operator, and #### starts the answer"),
              ("<answer>72</answer>", 0.0, "no step at all"), ("", 0.0, "an empty completion"),
              ("It is 72. <answer>48 + 24 = 72</answer>", 0.0, "work inside the answer tag does not count"),
-             ("Half of 48 is 24 and 48 and 24 make 72.\n#### 72", 0.0, "numbers without an operator and = are no step"),
+             ("Half of 48 is 24 and 48 and 24 make 72.\n#### 72", 0.0, "numbers without operator and = are no step"),
              ("#### 12\n3 * 4 = 12", 0.0, "a step after #### is part of the answer")]
     for op in "+-*/x×":
         a, b = rng.randint(2, 999), rng.randint(2, 99)
@@ -51,7 +51,8 @@ def check_shows_work_reward(shows_work_reward) -> None:
     for text, expected, why in cases:
         for completion in (text, [{"role": "assistant", "content": text}]):
             got = _call(shows_work_reward, ["Q"], [completion], ground_truth=["72"])
-            assert got == [expected], f"shows_work_reward({completion!r}) returned {got}, expected [{expected}]: {why}"
+            assert got == [expected], (f"shows_work_reward({completion!r}) returned {got}, "
+                                       f"expected [{expected}]: {why}")
     tiny = Dataset.from_list([{"prompt": [{"role": "user", "content": "What is 70 + 2?"}], "ground_truth": "72"}])
     problems = check_reward_functions([shows_work_reward], tiny, raise_on_error=False)
     assert not problems, "; ".join(problems)
@@ -74,3 +75,66 @@ def check_zero_std_share(zero_std_share) -> None:
         assert abs(got - expected) < 1e-6, (f"zero_std_share(torch.tensor({rewards}), G={G}) returned {got:g}, "
                                             f"expected {expected:g}: a group of G rewards is flat when they are all "
                                             "equal, and the share is flat groups / groups")
+
+
+def check_footprint_bytes(footprint_bytes, model) -> None:
+    """footprint_bytes counts every parameter and buffer once, in the bytes of its own dtype."""
+    import torch
+
+    layer, norm = torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(2)
+    half = torch.nn.Linear(4, 2, bias=False).to(torch.bfloat16)
+    cases = [(layer, 64, "16 float32 numbers, 4 bytes each"),
+             (torch.nn.Sequential(layer, half), 80, "a bfloat16 number takes 2 bytes (element_size())"),
+             (torch.nn.Sequential(layer, layer), 64, "a weight used twice (tied) is stored once"),
+             (norm, 40, "buffers (here running statistics, one of them int64) take memory too"),
+             (model, model.get_memory_footprint(), "this notebook's model, as get_memory_footprint() counts it")]
+    for module, expected, why in cases:
+        got = _call(footprint_bytes, module)
+        assert got == expected, f"footprint_bytes({type(module).__name__}) returned {got}, expected {expected}: {why}"
+
+
+def check_lora_parameter_count(lora_parameter_count, model, r: int) -> None:
+    """lora_parameter_count predicts PEFT's trainable parameters from the model's config alone."""
+    from grpo_helpers.models import LORA_TARGET_MODULES
+
+    trainable = model.get_nb_trainable_parameters()[0]
+    shapes = {}  # each adapted matrix's (kind, d_in + d_out), read off the model
+    for name, module in model.named_modules():
+        if hasattr(module, "lora_A") and name.split(".")[-1] in LORA_TARGET_MODULES:
+            shapes.setdefault(name.split(".")[-1], []).append(module.in_features + module.out_features)
+    cases = [(r, LORA_TARGET_MODULES, trainable, "PEFT's own count of this model's trainable parameters")]
+    for rank, targets in ((8, ("q_proj", "v_proj")), (4, ("k_proj",)), (64, ("gate_proj", "up_proj", "down_proj"))):
+        cases.append((rank, targets, rank * sum(sum(shapes[t]) for t in targets), "r (d_in + d_out) per matrix, "
+                      "every layer; k_proj and v_proj are narrower with grouped-query attention"))
+    for rank, targets, expected, why in cases:
+        got = _call(lora_parameter_count, model.config, rank, list(targets))
+        assert got == expected, (f"lora_parameter_count(config, r={rank}, {list(targets)}) returned {got}, "
+                                 f"expected {expected}: {why}")
+
+
+def check_batch_settings(batch_settings, hardware) -> None:
+    """batch_settings gives make_config the batch for G completions a prompt and a per-device batch."""
+    from grpo_helpers.config import batch_arithmetic, make_config
+
+    for G, per_device, prompts in ((8, 8, 4), (4, 2, 3), (16, 4, 2), (6, 4, 2), (2, 6, 3)):
+        settings = _call(batch_settings, G, per_device, prompts)
+        call = f"batch_settings(G={G}, per_device={per_device}, prompts_per_step={prompts})"
+        try:
+            config = make_config("smoke_test", hardware=hardware, **settings)
+        except ValueError as error:
+            raise AssertionError(f"{call} returned {settings}, which make_config refuses: {error}") from None
+        got = config.num_generations, config.per_device_train_batch_size, batch_arithmetic(config)["prompts per step"]
+        assert got == (G, per_device, prompts), (f"{call} returned {settings}: G={got[0]}, per-device batch "
+                                                 f"{got[1]}, {got[2]:g} prompts a step; expected {G}, {per_device}, "
+                                                 f"{prompts}")
+
+
+def check_wilson(wilson) -> None:
+    """wilson gives the 95% Wilson score interval of k right answers out of n, also at k = 0 and k = n."""
+    from grpo_helpers.evaluation import wilson_interval
+
+    for k, n in ((8, 16), (0, 16), (16, 16), (1, 20), (37, 100), (0, 1), (523, 1319)):
+        got, expected = _call(wilson, k, n), wilson_interval(k, n)
+        assert len(got) == 2 and all(abs(g - e) < 1e-9 for g, e in zip(got, expected)), (
+            f"wilson({k}, {n}) returned {tuple(got)}, expected ({expected[0]:.6f}, {expected[1]:.6f}): the centre is "
+            "(p + z²/2n) / (1 + z²/n) with z = 1.96, and the interval stays within [0, 1]")

@@ -6,13 +6,21 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common.notebook_cells import run_cell
+from tiny_model import tiny_lora_model
 
 SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
 
 # (notebook, exercise, what the check prints on the notebook's stub)
 EXERCISES = [
+    ("01", "footprint_bytes", "✗ footprint_bytes is not written yet (write footprint_bytes: "
+                              "numel() x element_size() of every tensor)"),
+    ("02", "lora_parameter_count", "✗ lora_parameter_count is not written yet (write lora_parameter_count: "
+                                   "r (d_in + d_out) per adapted matrix, every layer)"),
     ("03", "shows_work_reward", "✗ shows_work_reward('48 + 24 = 72\\n<answer>72</answer>') returned [0.0], "
                                 "expected [0.25]: a worked step before the answer"),
+    ("05", "batch_settings", "✗ batch_settings is not written yet (write batch_settings: num_generations, "
+                             "per_device_train_batch_size and gradient_accumulation_steps)"),
+    ("07", "wilson", "✗ wilson is not written yet (write wilson: the Wilson score interval of k out of n)"),
     ("08", "zero_std_share", "✗ zero_std_share is not written yet (write zero_std_share: flat groups / groups)"),
 ]
 
@@ -26,17 +34,28 @@ def solution(number: str, name: str):
     return getattr(module, name)
 
 
-def context(number: str) -> dict:
-    """What the check cell reads of the notebook beside the exercise (the cells above it)."""
-    if number == "08":
-        import torch
+def context(number: str, tiny_dir) -> dict:
+    """What the exercise's cells read of the notebook (the cells above them), with the tiny model as the model."""
+    import torch
 
+    from grpo_helpers.environment import detect_hardware
+    from grpo_helpers.models import LORA_TARGET_MODULES, load_model
+
+    if number == "01":
+        model, _ = load_model(str(tiny_dir), load_in_4bit=False, backend="transformers", dtype=torch.float32)
+        return {"model": model, "n_params": model.num_parameters()}
+    if number == "02":
+        return {"model": tiny_lora_model(tiny_dir)[0], "LORA_RANK": 4, "LORA_TARGET_MODULES": LORA_TARGET_MODULES}
+    if number == "05":
+        return {"hardware": detect_hardware()}
+    if number == "08":
         return {"torch": torch, "rewards": torch.tensor([1.0, 1.0, 0.0, 2.0, 3.0, 3.0]), "G": 2}
     return {}
 
 
-def run_exercise(number: str, name: str, capsys, solved: bool) -> str:
-    namespace = run_cell(number, f"exercise-{name}", context(number))
+def run_exercise(number: str, name: str, capsys, tiny_dir, solved: bool) -> str:
+    namespace = run_cell(number, f"exercise-{name}", context(number, tiny_dir))
+    capsys.readouterr()  # what the exercise cell printed (02's: the config it reads)
     if solved:
         namespace[name] = solution(number, name)
     run_cell(number, f"check-{name}", namespace)
@@ -44,14 +63,14 @@ def run_exercise(number: str, name: str, capsys, solved: bool) -> str:
 
 
 @pytest.mark.parametrize("number, name, message", EXERCISES, ids=[name for _, name, _ in EXERCISES])
-def test_the_stub_fails_with_what_is_wrong(number, name, message, capsys):
-    out = run_exercise(number, name, capsys, solved=False)
+def test_the_stub_fails_with_what_is_wrong(number, name, message, capsys, tiny_dir):
+    out = run_exercise(number, name, capsys, tiny_dir, solved=False)
     assert out.splitlines()[0] == message and "✓" not in out
 
 
 @pytest.mark.parametrize("number, name, message", EXERCISES, ids=[name for _, name, _ in EXERCISES])
-def test_the_solution_passes(number, name, message, capsys):
-    out = run_exercise(number, name, capsys, solved=True)
+def test_the_solution_passes(number, name, message, capsys, tiny_dir):
+    out = run_exercise(number, name, capsys, tiny_dir, solved=True)
     assert out.startswith("✓") and "✗" not in out, out
 
 
