@@ -58,6 +58,21 @@ def check_shows_work_reward(shows_work_reward) -> None:
     assert not problems, "; ".join(problems)
 
 
+def check_prompt_tokens(prompt_tokens, tokenizer) -> None:
+    """prompt_tokens counts a prompt's tokens as GRPOTrainer generates from it, chat template included."""
+    from grpo_helpers.gsm8k import format_chat, prompt_token_lengths
+
+    questions = ["Tom has 3 apples and buys 4 more. How many apples does he have?", "What is 12 x 12?"]
+    cases = [(format_chat({"question": q, "answer": "#### 7"})["prompt"], "a chat prompt") for q in questions]
+    cases += [(format_chat({"question": questions[1], "answer": "#### 144"}, worked_example=None)["prompt"],
+               "a chat prompt without the worked example"), (questions[0], "a plain-text prompt")]
+    for prompt, what in cases:
+        expected = prompt_token_lengths({"prompt": [prompt]}, tokenizer)[0]
+        got = _call(prompt_tokens, prompt, tokenizer)
+        assert got == expected, (f"prompt_tokens({what} ending {str(prompt)[-40:]!r}) returned {got}, expected "
+                                 f"{expected}: count the text the model reads (chat prompts: the chat template with "
+                                 "add_generation_prompt=True, tokenized without adding special tokens again)")
+
 def check_zero_std_share(zero_std_share) -> None:
     """zero_std_share gives the share of groups whose rewards are all equal (TRL's frac_reward_zero_std)."""
     import torch

@@ -18,6 +18,8 @@ EXERCISES = [
                                    "r (d_in + d_out) per adapted matrix, every layer)"),
     ("03", "shows_work_reward", "✗ shows_work_reward('48 + 24 = 72\\n<answer>72</answer>') returned [0.0], "
                                 "expected [0.25]: a worked step before the answer"),
+    ("04", "prompt_tokens", "✗ prompt_tokens is not written yet (write prompt_tokens: the chat template's text, "
+                            "then its tokens)"),
     ("05", "batch_settings", "✗ batch_settings is not written yet (write batch_settings: num_generations, "
                              "per_device_train_batch_size and gradient_accumulation_steps)"),
     ("07", "wilson", "✗ wilson is not written yet (write wilson: the Wilson score interval of k out of n)"),
@@ -46,6 +48,14 @@ def context(number: str, tiny_dir) -> dict:
         return {"model": model, "n_params": model.num_parameters()}
     if number == "02":
         return {"model": tiny_lora_model(tiny_dir)[0], "LORA_RANK": 4, "LORA_TARGET_MODULES": LORA_TARGET_MODULES}
+    if number == "04":
+        from transformers import AutoTokenizer
+
+        from grpo_helpers.gsm8k import format_chat
+
+        rows = [format_chat({"question": "What is 2 + 2?", "answer": "#### 4"})]
+        tokenizer = AutoTokenizer.from_pretrained(str(tiny_dir))
+        return {"tokenizer": tokenizer, "train_chat": rows, "MAX_PROMPT_LENGTH": 256}
     if number == "05":
         return {"hardware": detect_hardware()}
     if number == "08":
