@@ -153,3 +153,16 @@ def check_wilson(wilson) -> None:
         assert len(got) == 2 and all(abs(g - e) < 1e-9 for g, e in zip(got, expected)), (
             f"wilson({k}, {n}) returned {tuple(got)}, expected ({expected[0]:.6f}, {expected[1]:.6f}): the centre is "
             "(p + z²/2n) / (1 + z²/n) with z = 1.96, and the interval stays within [0, 1]")
+
+
+def check_smallest_group(smallest_group) -> None:
+    """smallest_group finds the fewest completions a prompt that keep the chance of a tied group below a bound."""
+    for p, bound in ((0.05, 0.5), (0.5, 0.2), (0.2, 0.1), (0.9, 0.5), (0.5, 0.6), (0.01, 0.9)):
+        def tied(G):  # all G samples wrong or all right
+            return p**G + (1 - p) ** G
+
+        expected = next(G for G in range(2, 10_000) if tied(G) < bound)
+        got = _call(smallest_group, p, bound)
+        why = (f"with G = {got} a group ties with chance {tied(got):.3f} (p^G + (1-p)^G), not below the bound"
+               if got < expected else f"G = {expected} already brings it to {tied(expected):.3f}, and G >= 2")
+        assert got == expected, f"smallest_group(p={p}, bound={bound}) returned {got}, expected {expected}: {why}"

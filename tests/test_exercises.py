@@ -24,6 +24,8 @@ EXERCISES = [
                              "per_device_train_batch_size and gradient_accumulation_steps)"),
     ("07", "wilson", "✗ wilson is not written yet (write wilson: the Wilson score interval of k out of n)"),
     ("08", "zero_std_share", "✗ zero_std_share is not written yet (write zero_std_share: flat groups / groups)"),
+    ("10", "smallest_group", "✗ smallest_group is not written yet (write smallest_group: try G = 2, 3, ... "
+                             "until the chance is below the bound)"),
 ]
 
 
@@ -93,9 +95,15 @@ def test_every_exercise_has_its_cells_solution_and_check():
     assert {n[len("check_"):] for n in dir(exercises) if n.startswith("check_")} == names
 
 
-def test_a_check_catches_near_misses(capsys):
+def test_a_check_catches_near_misses(capsys, tiny_dir):
     """Wrong answers that are close to right are still caught, with the case that shows it."""
-    from grpo_helpers.exercises import check_shows_work_reward, check_zero_std_share, report
+    import math
+
+    from transformers import AutoTokenizer
+
+    from grpo_helpers.evaluation import wilson_interval
+    from grpo_helpers.exercises import (check_prompt_tokens, check_shows_work_reward, check_smallest_group,
+                                        check_wilson, check_zero_std_share, report)
 
     def counts_work_in_the_answer(prompts, completions, **kwargs):
         return [0.25 if "=" in (c if isinstance(c, str) else c[0]["content"]) else 0.0 for c in completions]
@@ -104,3 +112,20 @@ def test_a_check_catches_near_misses(capsys):
     assert "work inside the answer tag does not count" in capsys.readouterr().out
     assert not report(check_zero_std_share, lambda rewards, G: (rewards.view(-1, G).std(dim=1) == 0).sum().item())
     assert "returned 1, expected 0.5" in capsys.readouterr().out  # a count of flat groups, not their share
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_dir))
+    assert not report(check_prompt_tokens, lambda prompt, tok: len(tok.apply_chat_template(prompt)), tokenizer)
+    assert "add_generation_prompt=True" in capsys.readouterr().out  # the assistant's turn left out
+    assert not report(check_wilson, lambda k, n: (max(0.0, k / n - 1.96 * math.sqrt(k * (n - k) / n) / n),
+                                                  min(1.0, k / n + 1.96 * math.sqrt(k * (n - k) / n) / n)))
+    assert "wilson(8, 16) returned" in capsys.readouterr().out  # p +/- 2 standard errors is not Wilson's
+    assert not report(check_wilson, lambda k, n: wilson_interval(k, n, z=2.0))
+    capsys.readouterr()
+
+    def fewest(p, bound):
+        return next(G for G in range(2, 99) if p**G + (1 - p) ** G < bound)
+
+    assert not report(check_smallest_group, lambda p, bound: fewest(p, bound) - 1)
+    assert "not below the bound" in capsys.readouterr().out
+    assert not report(check_smallest_group, lambda p, bound: fewest(p, bound) + 1)
+    assert "already brings it to" in capsys.readouterr().out
