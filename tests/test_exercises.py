@@ -129,3 +129,20 @@ def test_a_check_catches_near_misses(capsys, tiny_dir):
     assert "not below the bound" in capsys.readouterr().out
     assert not report(check_smallest_group, lambda p, bound: fewest(p, bound) + 1)
     assert "already brings it to" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("use", [False, True])
+def test_notebook_06_adds_shows_work_reward_by_one_flag(use):
+    """06's reward cell: USE_SHOWS_WORK = True adds notebook 03's solved exercise, with a weight of its own."""
+    import types
+
+    from datasets import Dataset
+
+    config = types.SimpleNamespace(max_completion_length=48, reward_weights=[1.0, 1.0, 1.0, 1.0, 0.0])
+    rows = [{"prompt": [{"role": "user", "content": "What is 70 + 2?"}], "ground_truth": "72"}]
+    flag = [("USE_SHOWS_WORK = False", f"USE_SHOWS_WORK = {use}")]
+    namespace = run_cell("06", "rewards", {"config": config, "train_dataset": Dataset.from_list(rows)}, replace=flag)
+    names = [f.__name__ for f in namespace["reward_funcs"]]
+    assert ("shows_work_reward" in names) == use and len(config.reward_weights) == len(names) == 5 + use
+    if use:
+        assert namespace["reward_funcs"][-1](["Q"], ["3 x 4 = 12\n#### 12"]) == [0.25]
