@@ -6,7 +6,7 @@ Where each part runs:
   test) and on TRL 1.15 (the GPU check), unless Unsloth has replaced TRL's trainer class in the process.
 - the tests marked ``cpu_trainer`` build a real GRPOTrainer on the tiny model (TRL 1.16 only: TRL 1.15's
   trainer needs a GPU) and compare the advantages it computes, and its loss and gradients on real tokens.
-- the advantage, error and exercise tests are plain tensors and run everywhere.
+- the advantage and error tests are plain tensors and run everywhere.
 """
 
 import math
@@ -266,17 +266,7 @@ def test_loss_and_gradients_agree_with_the_trainer(tiny_dir, tmp_path, loss_type
     assert max(g.abs().max().item() for g in our_grads) > 0
 
 
-# ---- the notebook's own cells: the exercises' checker and the minimal training loop
-
-
-def test_the_exercise_checker_marks_answers():
-    namespace = run_cell("08", "check-answers", {"answers": {}})  # the answer cell's dict, as the learner left it
-    check, right = namespace["check_answers"], namespace["RIGHT_ANSWERS"]
-    assert all(mark == "right" for _, mark, _ in check(right))
-    unanswered = check({name: None for name in right})
-    assert all(mark == "not answered yet" for _, mark, _ in unanswered) and all(hint for _, _, hint in unanswered)
-    wrong = check({name: "something else" for name in right})
-    assert all(mark == "wrong" for _, mark, _ in wrong)
+# ---- the notebook's own cells: the minimal training loop (its exercise: tests/test_exercises.py)
 
 
 @cpu_trainer
