@@ -60,7 +60,11 @@ def loaded(trained, tmp_path_factory):
         "hardware": cpu,
         "EXPORT_DIR": adapter_dir.parent / "export",
     }
-    run_cell(LOAD, namespace)
+    import grpo_helpers.models
+
+    with pytest.MonkeyPatch.context() as patch:  # load_model reads the machine itself: float32 on the CPU here too
+        patch.setattr(grpo_helpers.models, "detect_hardware", lambda: cpu)
+        run_cell(LOAD, namespace)
     return namespace
 
 
