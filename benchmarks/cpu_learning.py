@@ -43,7 +43,7 @@ from benchmarks.common.learning_summary import (
     write_summary,
 )
 from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM
-from benchmarks.common.settings import parse_settings
+from benchmarks.common.settings import add_settings_argument, parse_settings
 from benchmarks.common.versions import package_versions
 from grpo_helpers.gsm8k import WORKED_EXAMPLE, training_prompt
 from grpo_helpers.rewards import SYSTEM_PROMPT
@@ -121,14 +121,7 @@ def parse_args(argv=None):
         help="the generated held-out problems: half one-step, half two-step (mixed), or one-step only "
         "(grpo_helpers.tasks.held_out_problems, the task the one-step curriculum trains)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)",
-    )
+    add_settings_argument(parser, "override a GRPOConfig field, e.g. --set learning_rate=2e-4 (repeatable)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from statistics import mean
 
 from benchmarks.common.clocks import step_clock, timed_generation
-from benchmarks.common.settings import parse_settings
+from benchmarks.common.settings import add_settings_argument, parse_settings
 from benchmarks.common.tables import markdown_table
 from benchmarks.common.versions import package_versions
 
@@ -93,14 +93,7 @@ def parse_args(argv=None):
         help="an extra run with other settings (repeatable)",
     )
     parser.add_argument("--preset", default="basic")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a GRPOConfig field for every run, e.g. --set max_completion_length=256",
-    )
+    add_settings_argument(parser, "a GRPOConfig field for every run, e.g. --set max_completion_length=256")
     parser.add_argument("--rounds", type=int, default=3, help="timed generation rounds per run (default 3)")
     parser.add_argument("--warmup-rounds", type=int, default=1, help="whole rounds left out of the timing (default 1)")
     parser.add_argument("--lora-rank", type=int, default=16)

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common.settings import parse_settings
+from benchmarks.common.settings import add_settings_argument, parse_settings
 from benchmarks.common.versions import package_versions
 
 # The recommended GPU settings for a small model (over the "aggressive" preset): 16 samples per prompt, so
@@ -57,14 +57,7 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "gpu_learning")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check the script on a CPU")
     parser.add_argument("--preset", default=None, help="default: aggressive (quick: quick_cpu)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=None,
-        metavar="NAME=VALUE",
-        help=f"GRPOConfig overrides (default: {' '.join(SMALL_MODEL)})",
-    )
+    add_settings_argument(parser, f"GRPOConfig overrides (default: {' '.join(SMALL_MODEL)})", none_when_absent=True)
     parser.add_argument("--task", choices=("gsm8k", "curriculum"), default="gsm8k")
     parser.add_argument("--edge", action="store_true", help="train only on probed train problems solved sometimes")
     parser.add_argument("--train-problems", type=int, default=2000)

@@ -13,6 +13,19 @@ def parse_value(text: str):
         return text
 
 
+def add_settings_argument(parser, help: str, none_when_absent: bool = False) -> None:
+    """The repeatable ``--set NAME=VALUE`` option, into ``args.overrides`` (read it with ``parse_settings``);
+    ``none_when_absent``: ``None`` rather than ``[]`` when it is not given (a script with its own default)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=None if none_when_absent else [],
+        metavar="NAME=VALUE",
+        help=help,
+    )
+
+
 def parse_settings(pairs: list[str]) -> dict:
     """``["name=value", ...]`` as ``{name: value}``; exits with a message on a pair without ``=``."""
     settings = {}
