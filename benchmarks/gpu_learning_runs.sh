@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The GPU learning ablation (docs/benchmarks.md, *GPU learning benchmark*): several
+# benchmarks.gpu_learning runs side by side on one GPU, each in its own process and folder.
+#   bash benchmarks/gpu_learning_runs.sh MODEL_DIR OUT_DIR TRAIN_SECONDS SET
+# SET names the runs (below); OUT_DIR/<run>/ gets each run's files and log.txt. Each run is stopped
+# after DEADLINE seconds (default 560) and keeps what it measured by then (measurements.json).
+# GPU_LEARNING_COMMIT is recorded as the commit (a copied tree may have no .git).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+model=$1 out=$2 seconds=$3 set=$4
+deadline=${DEADLINE:-560}
+commit=${GPU_LEARNING_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+sft=(--sft-steps 300 --sft-batch 32)
+edge=(--edge --probe-problems 512)
+
+run() {
+    local name=$1
+    shift
+    mkdir -p "$out/$name"
+    UNSLOTH_COMPILE_LOCATION="/tmp/unsloth_cache_$name" timeout "$deadline" \
+        python3 -m benchmarks.gpu_learning --model "$model" --out "$out/$name" --commit "$commit" \
+        --train-seconds "$seconds" --passk-problems 500 "$@" >"$out/$name/log.txt" 2>&1 &
+}
+
+case "$set" in
+seeds) # the recipe: format priming, then GRPO on the problems at the edge, three seeds
+    for seed in 0 1 2; do run "sft_edge_grpo_s$seed" --seed "$seed" "${sft[@]}" "${edge[@]}"; done
+    run grpo_edge_s0 --seed 0 "${edge[@]}" # without the priming
+    ;;
+ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
+    run sft_grpo_s0 --seed 0 "${sft[@]}"
+    run sft_curriculum_grpo_s0 --seed 0 "${sft[@]}" --task curriculum
+    run grpo_s0 --seed 0
+    ;;
+*)
+    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|ablation"
+    exit 2
+    ;;
+esac
+wait
+for log in "$out"/*/log.txt; do
+    echo "== $log"
+    grep -E "^(before|after_sft|after|format priming|held-out|can this run|training on)" "$log" | cut -c1-400
+    tail -n 3 "$log" | cut -c1-300
+done
