@@ -17,7 +17,7 @@ run() {
     local name=$1
     shift
     mkdir -p "$out/$name"
-    UNSLOTH_COMPILE_LOCATION="/tmp/unsloth_cache_$name" timeout "$deadline" \
+    OMP_NUM_THREADS=4 UNSLOTH_COMPILE_LOCATION="/tmp/unsloth_cache_$name" timeout "$deadline" \
         python3 -m benchmarks.gpu_learning --model "$model" --out "$out/$name" --commit "$commit" \
         --train-seconds "$seconds" --passk-problems 500 "$@" >"$out/$name/log.txt" 2>&1 &
 }
@@ -27,13 +27,19 @@ seeds) # the recipe: format priming, then GRPO on the problems at the edge, thre
     for seed in 0 1 2; do run "sft_edge_grpo_s$seed" --seed "$seed" "${sft[@]}" "${edge[@]}"; done
     run grpo_edge_s0 --seed 0 "${edge[@]}" # without the priming
     ;;
+primed) # the base model measured by a "seeds" run: format priming, then GRPO until 290 s after the start,
+    # two seeds; and priming alone. Each run then measures its model on all 1,319 test problems.
+    short=(--no-before --sft-steps 200 --sft-batch 32 --probe-problems 64 --passk-problems 200 --passk-batch 200)
+    for seed in 0 1; do run "sft_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 290; done
+    run sft_only_s0 --seed 0 "${short[@]}" --train-seconds 0
+    ;;
 ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
     run sft_grpo_s0 --seed 0 "${sft[@]}"
     run sft_curriculum_grpo_s0 --seed 0 "${sft[@]}" --task curriculum
     run grpo_s0 --seed 0
     ;;
 *)
-    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|ablation"
+    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|ablation"
     exit 2
     ;;
 esac
