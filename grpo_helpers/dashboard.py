@@ -135,10 +135,12 @@ def check_health(
             "completions/clipped_ratio",
             clipped_window,
             lambda values: min(values) >= clipped_fraction,
-            f"Almost every completion hit max_completion_length for the last {clipped_window} logging steps, so "
-            "answers are cut off before they end.",
-            "Raise max_completion_length (keeping prompt + completion within max_seq_length), or ask for "
-            "shorter reasoning in the system prompt.",
+            f"Completions cut off: almost every completion hit max_completion_length for the last {clipped_window} "
+            "logging steps, so answers are cut off before they end.",
+            "Raise max_completion_length (keeping prompt + completion within max_seq_length) where the cut-off "
+            "completions are long solutions; where they repeat themselves (a small model's loops), a longer limit "
+            "only pays for the loops: prime the answer format with SFT first (chapter 10) or ask for shorter "
+            "reasoning in the system prompt.",
         ),
     )
     warnings = []

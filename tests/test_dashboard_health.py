@@ -67,7 +67,8 @@ def test_kl_running_away_warns_and_no_kl_logged_is_fine():
 def test_completions_always_clipped_warns():
     warnings = check_health(history(**{"completions/clipped_ratio": 1.0}))
     assert [w.code for w in warnings] == ["always_clipped"]
-    assert "max_completion_length" in warnings[0].fix
+    assert warnings[0].message.startswith("Completions cut off")  # the words a learner searches the dashboard for
+    assert "max_completion_length" in warnings[0].fix and "SFT" in warnings[0].fix  # loops: a longer limit will not do
     assert "always_clipped" not in codes(history(**{"completions/clipped_ratio": 0.9}))
 
 
