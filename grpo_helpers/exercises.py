@@ -199,3 +199,43 @@ def check_smallest_group(smallest_group) -> None:
             else f"G = {expected} already brings it to {tied(expected):.3f}, and G >= 2"
         )
         assert got == expected, f"smallest_group(p={p}, bound={bound}) returned {got}, expected {expected}: {why}"
+
+
+def check_length_limit(length_limit) -> None:
+    """length_limit picks the smallest max_completion_length that cuts off at most a given share of completions."""
+    rng = random.Random(11)
+    cases = [([100, 200, 300, 400], 0.25), ([100, 200, 300, 400], 0.0), ([90, 150, 512, 512, 512], 0.5)]
+    cases += [
+        ([rng.randint(20, 512) for _ in range(rng.randint(5, 40))], rng.choice((0.05, 0.1, 0.3))) for _ in range(6)
+    ]
+    for lengths, share in cases:
+
+        def cut(limit, lengths=lengths):  # the share of completions longer than the limit
+            return sum(n > limit for n in lengths) / len(lengths)
+
+        expected = next(limit for limit in range(1, max(lengths) + 1) if cut(limit) <= share)
+        got = _call(length_limit, list(lengths), share)
+        why = (
+            f"at {got} tokens {cut(got):.0%} of the completions are longer, more than {share:.0%}"
+            if cut(got) > share
+            else f"{expected} tokens already cut off only {cut(expected):.0%} (at most {share:.0%})"
+        )
+        assert got == expected, f"length_limit({lengths}, {share}) returned {got}, expected {expected}: {why}"
+
+
+def check_fewest_per_device(fewest_per_device) -> None:
+    """fewest_per_device finds the smallest per-device batch whose generation batch holds whole groups."""
+    cases = [(1, 4, 8), (2, 4, 8), (3, 1, 16), (8, 4, 6), (4, 1, 6), (3, 2, 9), (6, 1, 4), (5, 3, 7)]
+    for processes, steps, G in cases:
+        expected = next(d for d in range(1, G + 1) if d * processes * steps % G == 0)
+        got = _call(fewest_per_device, processes, steps, G)
+        completions = got * processes * steps
+        why = (
+            f"{got} x {processes} x {steps} = {completions} completions is not a multiple of {G}"
+            if completions % G
+            else f"{expected} x {processes} x {steps} = {expected * processes * steps} already holds whole groups"
+        )
+        assert got == expected, (
+            f"fewest_per_device(processes={processes}, steps_per_generation={steps}, num_generations={G}) "
+            f"returned {got}, expected {expected}: {why}"
+        )

@@ -44,10 +44,21 @@ EXERCISES = [
     ("07", "wilson", "✗ wilson is not written yet (write wilson: the Wilson score interval of k out of n)"),
     ("08", "zero_std_share", "✗ zero_std_share is not written yet (write zero_std_share: flat groups / groups)"),
     (
+        "09",
+        "fewest_per_device",
+        "✗ fewest_per_device is not written yet (write fewest_per_device: try 1, 2, ... "
+        "until the batch holds whole groups)",
+    ),
+    (
         "10",
         "smallest_group",
         "✗ smallest_group is not written yet (write smallest_group: try G = 2, 3, ... "
         "until the chance is below the bound)",
+    ),
+    (
+        "11",
+        "length_limit",
+        "✗ length_limit is not written yet (write length_limit: try the measured lengths from the shortest up)",
     ),
 ]
 
@@ -163,6 +174,25 @@ def test_a_check_catches_near_misses(capsys, tiny_dir):
     assert "not below the bound" in capsys.readouterr().out
     assert not report(check_smallest_group, lambda p, bound: fewest(p, bound) + 1)
     assert "already brings it to" in capsys.readouterr().out
+
+    from grpo_helpers.exercises import check_fewest_per_device
+
+    assert not report(check_fewest_per_device, lambda processes, steps, G: max(1, G // (processes * steps)))
+    assert "is not a multiple of 16" in capsys.readouterr().out  # 16 // 3 = 5: 15 completions cut a group
+    assert not report(check_fewest_per_device, lambda processes, steps, G: G)  # always whole, not the smallest
+    assert "already holds whole groups" in capsys.readouterr().out
+
+    from grpo_helpers.exercises import check_length_limit
+
+    def strictly_fewer(lengths, share):  # "< share" where the limit may cut off exactly that share
+        return next(limit for limit in sorted(lengths) if sum(n > limit for n in lengths) / len(lengths) < share)
+
+    assert not report(check_length_limit, lambda lengths, share: sorted(lengths)[int(share * len(lengths))])
+    assert "of the completions are longer, more than" in capsys.readouterr().out  # the share kept, not cut
+    assert not report(
+        check_length_limit, lambda lengths, share: strictly_fewer(lengths, share) if share else max(lengths)
+    )
+    assert "already cut off only" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("use", [False, True])
