@@ -23,11 +23,14 @@ def report(check, *args) -> bool:
 
 
 def _call(function, *args, **kwargs):
-    """``function(*args, **kwargs)``; a stub's NotImplementedError becomes the check's failure."""
+    """``function(*args, **kwargs)``; a stub's NotImplementedError, or any error the learner's code raises,
+    becomes the check's failure (a ✗ with the error, not a traceback)."""
     try:
         return function(*args, **kwargs)
     except NotImplementedError as error:
         raise AssertionError(f"{function.__name__} is not written yet ({error})") from None
+    except Exception as error:
+        raise AssertionError(f"{function.__name__} raised {type(error).__name__}: {error}") from None
 
 
 def check_shows_work_reward(shows_work_reward) -> None:
@@ -239,3 +242,30 @@ def check_fewest_per_device(fewest_per_device) -> None:
             f"fewest_per_device(processes={processes}, steps_per_generation={steps}, num_generations={G}) "
             f"returned {got}, expected {expected}: {why}"
         )
+
+
+def check_first_right_step(first_right_step) -> None:
+    """first_right_step finds the first logged step with a reward mean above 0, or None."""
+    key = "rewards/correctness_reward/mean"
+    runs = {
+        "rises at step 3": [
+            {"step": 1, key: 0.0},
+            {"step": 2, key: 0.0},
+            {"step": 3, key: 0.125},
+            {"step": 4, key: 0.0},
+        ],
+        "never rises": [{"step": 1, key: 0.0}, {"step": 2, key: 0.0}, {"step": 2, "train_runtime": 9.5}],
+        "rows without the reward (a GPU logs rewards one step in four)": [
+            {"step": 1, key: 0.0, "loss": 0.0},
+            {"step": 2, "loss": 0.01},
+            {"step": 5, key: 0.0625},
+            {"step": 5, "train_runtime": 30.0},
+        ],
+        "right at the first step": [{"step": 1, key: 0.5}, {"step": 2, key: 0.0}],
+        "a negative mean is not a rise": [{"step": 1, key: -0.25}, {"step": 2, key: 0.0}, {"step": 3, key: 0.25}],
+        "nothing logged": [],
+    }
+    for name, rows in runs.items():
+        expected = next((row["step"] for row in rows if row.get(key) is not None and row[key] > 0), None)
+        got = _call(first_right_step, [dict(row) for row in rows], key)
+        assert got == expected, f"{name}: first_right_step returned {got!r}, expected {expected!r} for {rows}"

@@ -41,6 +41,12 @@ EXERCISES = [
         "✗ batch_settings is not written yet (write batch_settings: num_generations, "
         "per_device_train_batch_size and gradient_accumulation_steps)",
     ),
+    (
+        "06",
+        "first_right_step",
+        "✗ first_right_step is not written yet (write first_right_step: the first row that has the key "
+        "with a value above 0)",
+    ),
     ("07", "wilson", "✗ wilson is not written yet (write wilson: the Wilson score interval of k out of n)"),
     ("08", "zero_std_share", "✗ zero_std_share is not written yet (write zero_std_share: flat groups / groups)"),
     (
@@ -94,6 +100,12 @@ def context(number: str, tiny_dir) -> dict:
         return {"tokenizer": tokenizer, "train_chat": rows, "MAX_PROMPT_LENGTH": 256}
     if number == "05":
         return {"hardware": detect_hardware()}
+    if number == "06":  # a finished run's trainer: its log, as TRL keeps it
+        from types import SimpleNamespace
+
+        key = "rewards/correctness_reward/mean"
+        log = [{"step": 1, key: 0.0}, {"step": 2, key: 0.25}, {"step": 2, "train_runtime": 5.0}]
+        return {"trainer": SimpleNamespace(state=SimpleNamespace(log_history=log, global_step=2))}
     if number == "08":
         return {"torch": torch, "rewards": torch.tensor([1.0, 1.0, 0.0, 2.0, 3.0, 3.0]), "G": 2}
     return {}
@@ -174,6 +186,13 @@ def test_a_check_catches_near_misses(capsys, tiny_dir):
     assert "not below the bound" in capsys.readouterr().out
     assert not report(check_smallest_group, lambda p, bound: fewest(p, bound) + 1)
     assert "already brings it to" in capsys.readouterr().out
+
+    from grpo_helpers.exercises import check_first_right_step
+
+    assert not report(check_first_right_step, lambda rows, key: next((r["step"] for r in rows if r.get(key)), None))
+    assert "a negative mean is not a rise" in capsys.readouterr().out  # truthy is not above 0
+    assert not report(check_first_right_step, lambda rows, key: next((r["step"] for r in rows if r[key] > 0), None))
+    assert "raised KeyError" in capsys.readouterr().out  # on a row without the reward, as a ✗
 
     from grpo_helpers.exercises import check_fewest_per_device
 
