@@ -2,7 +2,7 @@
 # The GPU learning ablation (docs/benchmarks.md, *GPU learning benchmark*): several
 # benchmarks.gpu_learning runs side by side on one GPU, each in its own process and folder.
 #   bash benchmarks/gpu_learning_runs.sh MODEL_DIR OUT_DIR TRAIN_SECONDS SET
-# SET names the runs (below); OUT_DIR/<run>/ gets each run's files and log.txt. Each run is stopped
+# SET names the runs (below); OUT_DIR/<run>/ gets each run's files and log.txt, OUT_DIR.tgz all of them. Each run is stopped
 # after DEADLINE seconds (default 560) and keeps what it measured by then (measurements.json).
 # GPU_LEARNING_COMMIT is recorded as the commit (a copied tree may have no .git).
 set -uo pipefail
@@ -44,6 +44,8 @@ ablation) # what each piece adds: no edge selection, the curriculum, priming alo
     ;;
 esac
 wait
+# one archive beside OUT_DIR: the device tool brings back a few files a call, not a folder of them
+tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")"
 for log in "$out"/*/log.txt; do
     echo "== $log"
     grep -E "^(before|after_sft|after|format priming|held-out|can this run|training on)" "$log" | cut -c1-400
