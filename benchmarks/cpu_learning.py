@@ -42,6 +42,7 @@ from benchmarks.common.learning_summary import (
     write_curve,
     write_summary,
 )
+from benchmarks.common.priming import prime_format
 from benchmarks.common.prompts import PREVIOUS_EXAMPLE, PREVIOUS_SYSTEM
 from benchmarks.common.settings import add_settings_argument, parse_settings
 from benchmarks.common.versions import package_versions
@@ -211,38 +212,25 @@ def measure(model, tokenizer, args, seed: int, config, label: str, gsm8k: bool =
 
 def prime(model, tokenizer, args, seed: int, folder: Path) -> dict:
     """Format priming: TRL's SFTTrainer on ``args.prime`` easy GSM8K train solutions in the answer format."""
-    from trl import SFTConfig, SFTTrainer
-
-    from grpo_helpers.gsm8k import sft_example
-
     # GSM8K solutions the GRPO run never sees: another shuffle seed than the curriculum's
     solutions = easy_gsm8k(args.prime, args.max_solution_steps, seed + HELD_OUT_SEED)
-    data = solutions.map(sft_example, remove_columns=solutions.column_names)
-    config = SFTConfig(
+    result = prime_format(
+        model,
+        tokenizer,
+        solutions,
+        steps=args.prime_steps,
+        batch=4,
+        seed=seed,
         output_dir=str(folder / "sft"),
-        max_steps=args.prime_steps,
-        per_device_train_batch_size=4,
         learning_rate=2e-4,
         lr_scheduler_type="constant",
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=seed,
         use_cpu=True,
         bf16=False,
         max_length=MODEL_TOKENS,
-        gradient_checkpointing=False,
-    )  # its default on would switch off generation's KV cache
-    started = time.perf_counter()
-    trainer = SFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
-    trainer.train()
-    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
-    return {
-        "examples": len(data),
-        "steps": args.prime_steps,
-        "seconds": round(time.perf_counter() - started, 1),
-        "loss_first_last": [round(losses[0], 3), round(losses[-1], 3)] if losses else None,
-    }
+    )
+    losses = result.pop("losses")
+    return {**result, "loss_first_last": [round(losses[0], 3), round(losses[-1], 3)] if losses else None}
 
 
 def run_seed(seed: int, args, overrides: dict) -> dict:

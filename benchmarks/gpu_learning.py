@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     from grpo_helpers.config import make_config
     from grpo_helpers.dashboard import quarter_means
     from grpo_helpers.evaluation import at_the_edge, evaluate_gsm8k, gsm8k_subset, learnability, sample_correct
-    from grpo_helpers.gsm8k import format_chat, load_gsm8k, prepare_gsm8k, sft_example
+    from grpo_helpers.gsm8k import format_chat, load_gsm8k, prepare_gsm8k
     from grpo_helpers.models import DEFAULT_MODEL, add_lora, load_model
     from grpo_helpers.training import compiled_generation
 
@@ -252,29 +252,22 @@ def main(argv=None) -> int:
     before = None if args.no_before else measure("before")
     after_sft = None
     if args.sft_steps > 0:
-        from trl import SFTConfig, SFTTrainer
-
+        from benchmarks.common.priming import prime_format
         from grpo_helpers.config import precision_settings
 
-        solutions = load_gsm8k("train").shuffle(seed=args.seed)
-        sft_dataset = solutions.map(sft_example, remove_columns=solutions.column_names)
-        sft_config = SFTConfig(
+        priming = prime_format(
+            model,
+            tokenizer,
+            load_gsm8k("train").shuffle(seed=args.seed),
+            steps=args.sft_steps,
+            batch=args.sft_batch,
+            seed=args.seed,
             output_dir=tempfile.mkdtemp(prefix="gpu_learning_sft."),
-            max_steps=args.sft_steps,
-            per_device_train_batch_size=args.sft_batch,
             learning_rate=args.sft_learning_rate,
             logging_steps=10,
-            save_strategy="no",
-            report_to="none",
-            seed=args.seed,
-            gradient_checkpointing=False,
             **precision_settings(hardware),
         )
-        t = time.perf_counter()
-        sft = SFTTrainer(model=model, args=sft_config, train_dataset=sft_dataset, processing_class=tokenizer)
-        sft.train()
-        sft_seconds = round(time.perf_counter() - t, 1)
-        sft_losses = [row["loss"] for row in sft.state.log_history if "loss" in row]
+        sft_seconds, sft_losses = priming["seconds"], priming["losses"]
         print(f"format priming: {args.sft_steps} steps in {sft_seconds} s, loss {sft_losses[:1]} -> {sft_losses[-1:]}")
         after_sft = {**measure("after_sft"), "sft_seconds": sft_seconds, "sft_losses": sft_losses}
     if args.task == "curriculum":
