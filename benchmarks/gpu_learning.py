@@ -11,7 +11,7 @@ greedy accuracy (95% Wilson interval), format rate and completion lengths in tok
 ``--eval-problems`` GSM8K test problems (all 1,319 by default) in batches of ``--eval-batch``, pass@1
 and pass@k (``--k`` samples at the training temperature) on the first ``--passk-problems`` of them;
 with ``--sft-steps N``, prime the format first (notebook 10: TRL's ``SFTTrainer`` for N steps on GSM8K
-train solutions in the answer format) and measure again; the "can this run learn?" check on
+train solutions in the answer format) and measure again (unless ``--no-after-sft``); the "can this run learn?" check on
 ``--probe-problems`` GSM8K train problems (pass@k and the share of groups whose correctness scores
 tie); train with ``make_config(--preset, **--set)`` and the tutorial's rewards for at most
 ``--train-seconds`` (0: no GRPO) on GSM8K train problems (``--edge``: only the probed ones the model
@@ -72,6 +72,9 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--no-before", action="store_true", help="skip measuring the base model (measured by an earlier run)"
+    )
+    parser.add_argument(
+        "--no-after-sft", action="store_true", help="skip measuring the primed model (measured by an earlier run)"
     )
     parser.add_argument("--eval-problems", type=int, default=GSM8K_TEST_PROBLEMS)
     parser.add_argument("--eval-batch", type=int, default=660)
@@ -243,9 +246,12 @@ def main(argv=None) -> int:
             json.dumps({k: {n: v for n, v in d.items() if n != "counts"} for k, d in numbers.items()}),
             flush=True,
         )
-        measured[label] = numbers  # on disk after each measurement: a run cut off keeps what it measured
-        (args.out / "measurements.json").write_text(json.dumps({"commit": commit, "seed": args.seed, **measured}))
+        measured[label] = numbers
+        save_measured()
         return numbers
+
+    def save_measured():  # on disk after each measurement: a run cut off keeps what it measured
+        (args.out / "measurements.json").write_text(json.dumps({"commit": commit, "seed": args.seed, **measured}))
 
     commit = current_commit(args.commit)
     measured: dict[str, dict] = {}
@@ -269,7 +275,10 @@ def main(argv=None) -> int:
         )
         sft_seconds, sft_losses = priming["seconds"], priming["losses"]
         print(f"format priming: {args.sft_steps} steps in {sft_seconds} s, loss {sft_losses[:1]} -> {sft_losses[-1:]}")
-        after_sft = {**measure("after_sft"), "sft_seconds": sft_seconds, "sft_losses": sft_losses}
+        measured["sft"] = {"steps": args.sft_steps, "seconds": sft_seconds, "losses": sft_losses}
+        save_measured()
+        measured_sft = {} if args.no_after_sft else measure("after_sft")
+        after_sft = {**measured_sft, "sft_seconds": sft_seconds, "sft_losses": sft_losses}
     if args.task == "curriculum":
         n = args.train_problems
         train_dataset = curriculum(n // 4, n // 4, n // 2, seed=args.seed)

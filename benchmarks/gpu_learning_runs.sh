@@ -2,7 +2,7 @@
 # The GPU learning ablation (docs/benchmarks.md, *GPU learning benchmark*): several
 # benchmarks.gpu_learning runs side by side on one GPU, each in its own process and folder.
 #   bash benchmarks/gpu_learning_runs.sh MODEL_DIR OUT_DIR TRAIN_SECONDS SET
-# SET names the runs (below); OUT_DIR/<run>/ gets each run's files and log.txt, OUT_DIR.tgz all of them. Each run is stopped
+# SET names the runs (below; TRAIN_SECONDS applies where a run has no --train-until); OUT_DIR/<run>/ gets each run's files and log.txt, OUT_DIR.tgz all of them. Each run is stopped
 # after DEADLINE seconds (default 560) and keeps what it measured by then (measurements.json).
 # GPU_LEARNING_COMMIT is recorded as the commit (a copied tree may have no .git).
 set -uo pipefail
@@ -33,13 +33,20 @@ primed) # the base model measured by a "seeds" run: format priming, then GRPO un
     for seed in 0 1; do run "sft_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 290; done
     run sft_only_s0 --seed 0 "${short[@]}" --train-seconds 0
     ;;
+edge_primed) # GRPO after priming, where it has a signal: format priming, then GRPO on the probed train problems
+    # the primed model solved sometimes but not always, two seeds, until 370 s after the start; then all
+    # 1,319 test problems at 320 tokens (2% of the base model's completions ended between 256 and 512)
+    short=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32 --edge --probe-problems 256
+        --passk-problems 200 --passk-batch 200 --eval-tokens 320)
+    for seed in 0 1; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 370; done
+    ;;
 ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
     run sft_grpo_s0 --seed 0 "${sft[@]}"
     run sft_curriculum_grpo_s0 --seed 0 "${sft[@]}" --task curriculum
     run grpo_s0 --seed 0
     ;;
 *)
-    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|ablation"
+    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|edge_primed|ablation"
     exit 2
     ;;
 esac

@@ -18,6 +18,11 @@
 # one command has a time limit, a budget under it still brings the summary back.
 # GPU_CHECK_ONLY="notebooks/07_evaluate_and_share.ipynb ..." runs only those
 # notebooks (no unit tests): a quick look after a change, not the check.
+# The install cell runs in install mode first (gpu_check/install_cell.py), in a new environment that sees
+# only the machine's own packages, pip reading .whl/ instead of PyPI.
+# GPU_CHECK_FULL_MODEL=/tmp/smollm2 (a model folder with real weights: gpu_check/gpu_real_model.sh convert):
+# notebooks 05-07 run in full mode (no GRPO_QUICK) with that model, one after the other, 06 training
+# GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to $OUT/executed/.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -29,6 +34,7 @@ SITE=$WORK/site
 CACHE=$WORK/cache
 MODEL=$CACHE/SmolLM2-135M-Instruct # where the offline copy of the default model is looked for
 STEPS=$WORK/steps.tsv
+FULL=() # the notebooks run in full mode (below)
 rm -rf "$WORK/run" "$WORK/unsloth_compiled" "$STEPS" "$WORK"/pytest_*.log "$WORK"/step_*.log
 mkdir -p "$OUT" "$WORK" "$CACHE"
 rm -f "$OUT"/gpu_summary.* "$OUT"/junit_*.xml "$OUT/progress.jsonl"
@@ -46,6 +52,7 @@ finish() {
     echo "== summary (after ${SECONDS} s)"
     local only=() # GPU_CHECK_ONLY: the summary lists those notebooks only, and says it is a partial check
     [ -n "${GPU_CHECK_ONLY:-}" ] && read -r -a only <<<"--notebooks $GPU_CHECK_ONLY"
+    [ "${#FULL[@]}" -gt 0 ] && only+=(--full "${FULL[@]}" --full-model "$GPU_CHECK_FULL_MODEL")
     timeout 60 python3 "$ROOT/gpu_check/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
         --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml "${only[@]}"
     local status=$?
@@ -77,6 +84,22 @@ ls .whl/*.whl >/dev/null 2>&1 || {
     echo "no wheels in .whl/: run python3 gpu_check/gpu_wheels.py where there is internet, and copy .whl/ here"
     exit 2
 }
+
+# The notebooks' install cell in install mode, as on a new Colab runtime: a new environment whose .pth
+# lists this Python's site folders (the machine's torch, transformers ...: the platform's packages), pip
+# reading .whl/ instead of PyPI (pip's own PIP_* settings). PIP_NO_DEPS: .whl/ holds what the machine lacks,
+# not the whole tree of unsloth's declared dependencies (xformers, torchvision, diffusers ...: hundreds of MiB).
+install_cell() {
+    local env=$WORK/new_runtime purelib
+    rm -rf "$env"
+    python3 -m venv --without-pip "$env" || return 1
+    purelib=$("$env/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))') || return 1
+    python3 -c 'import site; print("\n".join([*site.getsitepackages(), site.getusersitepackages()]))' \
+        >"$purelib/machine_site.pth" || return 1
+    PYTHONPATH=$ROOT PIP_NO_INDEX=1 PIP_FIND_LINKS=$ROOT/.whl PIP_NO_DEPS=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        GRPO_INSTALL=install "$env/bin/python" gpu_check/install_cell.py --out "$OUT"
+}
+step "install cell" install_cell
 
 step install python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --disable-pip-version-check --target "$SITE" .whl/*.whl || exit 1
@@ -127,9 +150,14 @@ for nb in "${NOTEBOOKS[@]}"; do
     # chain notebooks 04-09 took 449 s on an H200 and left notebook 10 no time (2026-12-02)
     case $(basename "$nb") in 0[4-7]_*) CHAIN+=("$nb") ;; *) REST+=("$nb") ;; esac
 done
+# notebooks 05-07 in full mode with a real model (GPU_CHECK_FULL_MODEL): they replace the quick 05-07
+if [ -n "${GPU_CHECK_FULL_MODEL:-}" ]; then
+    FULL=(notebooks/0[5-7]_*.ipynb)
+    CHAIN=(notebooks/04_*.ipynb)
+fi
 if [ -n "${GPU_CHECK_ONLY:-}" ]; then # a quick look at some notebooks only: GPU_CHECK_ONLY="notebooks/07_x.ipynb ..."
     read -r -a CHAIN <<<"$GPU_CHECK_ONLY"
-    REST=()
+    REST=() FULL=()
 fi
 
 run_pytest() { # NAME LABEL ARGS...: one pytest run under the deadline, its output in $WORK/pytest_LABEL.log
@@ -148,7 +176,40 @@ run_pytest() { # NAME LABEL ARGS...: one pytest run under the deadline, its outp
     printf '%s\t%s\t%s\t%s\n' "$name" "$code" "$((SECONDS - started))" "$WORK/pytest_$label.log" >>"$STEPS"
     return "$code"
 }
-run_pytest "pytest notebooks 04-07" chain "${CHAIN[@]}" &
+# full_chain: 05, 06, 07 in full mode, each its own pytest run, in their own run folder; between 05 and 06 the
+# saved config's max_steps is shortened as a learner would shorten it in 05 (the one change to the chapters)
+full_chain() {
+    local nb code=0
+    export GRPO_QUICK=0 GRPO_MODEL=$GPU_CHECK_FULL_MODEL GRPO_RUN_DIR=$WORK/full_run
+    rm -rf "$GRPO_RUN_DIR" notebooks/full
+    # copies, executed in place (--overwrite, for $OUT/executed/) beside the committed ones the unit tests read
+    mkdir -p notebooks/full && cp "${FULL[@]}" notebooks/full/
+    for nb in "${FULL[@]/#notebooks/notebooks/full}"; do
+        LEFT=$((BUDGET - SECONDS - 45)) # what is left of the budget, for this notebook and the ones after it
+        [ "$LEFT" -gt 30 ] || { echo "no time left for $nb"; return 1; }
+        run_pytest "pytest $(basename "$nb" .ipynb) (full mode)" "full$(basename "$nb" | cut -c1-2)" \
+            --overwrite "$nb" || code=1
+        mkdir -p "$OUT/executed" && cp "$nb" "$OUT/executed/"
+        case $(basename "$nb") in 05_*)
+            python3 - "$GRPO_RUN_DIR/grpo_config.json" "${GPU_CHECK_FULL_STEPS:-12}" <<'PY' || code=1
+import json, sys
+path, steps = sys.argv[1], int(sys.argv[2])
+config = json.load(open(path))
+print(f"{path}: max_steps {config.get('max_steps')} -> {steps} (the GPU check's one change)")
+config["max_steps"] = steps
+json.dump(config, open(path, "w"), indent=1)
+PY
+            ;;
+        esac
+    done
+    return "$code"
+}
+if [ "${#FULL[@]}" -gt 0 ]; then
+    full_chain &
+    full=$!
+fi
+run_pytest "pytest notebooks $(basename "${CHAIN[0]}" | cut -c1-2)-$(basename "${CHAIN[-1]}" | cut -c1-2)" chain \
+    "${CHAIN[@]}" &
 chain=$!
 rest_code=0
 if [ "${#REST[@]}" -gt 0 ]; then
@@ -161,4 +222,9 @@ if [ "${#REST[@]}" -gt 0 ]; then
     wait "$rest"
     rest_code=$?
 fi
-[ "$chain_code" -eq 0 ] && [ "$rest_code" -eq 0 ]
+full_code=0
+if [ "${#FULL[@]}" -gt 0 ]; then
+    wait "$full"
+    full_code=$?
+fi
+[ "$chain_code" -eq 0 ] && [ "$rest_code" -eq 0 ] && [ "$full_code" -eq 0 ]

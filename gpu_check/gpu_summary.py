@@ -28,7 +28,8 @@ PACKAGES = ["torch", "transformers", "trl", "peft", "unsloth", "unsloth_zoo", "b
             "accelerate", "torchao", "triton", "pandas", "pytest", "pytest-xdist", "nbmake", "ipykernel"]  # fmt: skip
 # a notebook run by nbmake (notebooks/05_x.ipynb::..., or classname notebooks.05_x...), not a unit test
 # whose parameter names a notebook (tests/test_notebook_structure.py::test_chapter_shape[05_x.ipynb])
-NOTEBOOK = re.compile(r"^notebooks[/.](\d\d_[A-Za-z0-9_\-]+\.ipynb)")
+# (notebooks/full/05_x.ipynb: a copy run in full mode, GPU_CHECK_FULL_MODEL)
+NOTEBOOK = re.compile(r"^notebooks[/.](?:full[/.])?(\d\d_[A-Za-z0-9_\-]+\.ipynb)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NOTEBOOK_RESULT = {"error": "failed", "xpassed": "passed", "stopped": "stopped at the deadline"}
 RANK = {"error": 6, "failed": 5, "stopped": 4, "xpassed": 3, "passed": 2, "xfailed": 1, "skipped": 0}
@@ -194,7 +195,8 @@ def read_steps(path: Path | None) -> list[dict]:
 
 
 def summarize(results: list[dict], collected: list[str], machine: dict, steps: list[dict],
-              notebooks: list[str]) -> dict:  # fmt: skip
+              notebooks: list[str], full: list[str] = (), full_model: str | None = None) -> dict:  # fmt: skip
+    """``full``: the notebooks run in full mode with ``full_model`` (GPU_CHECK_FULL_MODEL), the rest quick."""
     merged = merge(results)
     nb_results, unit = {}, {}
     for node, entry in merged.items():
@@ -207,12 +209,14 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
     for name in sorted(set(notebooks) | set(nb_results)):
         entry = nb_results.get(name)
         if entry is None:
-            notebook_rows.append({"notebook": name, "result": "not finished", "seconds": None, "failure": ""})
+            notebook_rows.append({"notebook": name, "mode": f"full, {full_model}" if name in full else "quick",
+                                  "result": "not finished", "seconds": None, "failure": ""})  # fmt: skip
             continue
         result = NOTEBOOK_RESULT.get(entry["outcome"], entry["outcome"])
         notebook_rows.append(
             {
                 "notebook": name,
+                "mode": f"full, {full_model}" if name in full else "quick",
                 "result": result,
                 "seconds": round(entry["seconds"], 1),
                 "failure": _tail(entry["message"], NOTEBOOK_LINES) if result == "failed" else "",
@@ -274,11 +278,22 @@ def render_md(summary: dict) -> str:
             meaning = EXIT_MEANING.get(step["exit_code"], "")
             lines += ["", f"Step '{step['step']}' ended with exit code {step['exit_code']}"
                       f"{meaning}; its last lines:", "", "```", step["last_lines"], "```"]  # fmt: skip
+    install = summary.get("install_cell")
+    if install:
+        runs = {r["run"]: r for r in install.get("runs", [])}
+        lines += ["", f"## The install cell in install mode: {install['status']}", "",
+                  f"First run (a new environment with the machine's own packages, pip reading .whl/): "
+                  f"{runs.get('first run', {}).get('seconds')} s, installed "
+                  + (", ".join(install.get("planned", {}).values()) or "nothing"),
+                  f"Second run: {runs.get('second run', {}).get('seconds')} s"
+                  + (", nothing to install" if install["status"] == "passed" else "")]  # fmt: skip
+        lines += [f"- problem: {p}" for p in install.get("problems", [])]
     counts = summary["unit_tests"]
-    lines += ["", "## Notebooks (nbmake, GRPO_QUICK=1, random-init model)", "", "| notebook | result | seconds |",
-              "| --- | --- | ---: |"]  # fmt: skip
+    lines += ["", "## Notebooks (nbmake; quick: GRPO_QUICK=1, a random-init model; full: no GRPO_QUICK, a real one)",
+              "", "| notebook | mode | result | seconds |", "| --- | --- | --- | ---: |"]  # fmt: skip
     for row in summary["notebooks"]:
-        lines.append(f"| {row['notebook']} | {row['result']} | {'' if row['seconds'] is None else row['seconds']} |")
+        seconds = "" if row["seconds"] is None else row["seconds"]
+        lines.append(f"| {row['notebook']} | {row.get('mode', 'quick')} | {row['result']} | {seconds} |")
     lines += [
         "",
         "## Unit tests",
@@ -299,8 +314,10 @@ def render_md(summary: dict) -> str:
 
 
 def write(out: Path, machine: dict, steps: list[dict], progress: Path | None, junit: list[Path],
-          notebooks: list[str] | None = None) -> dict:  # fmt: skip
-    """``notebooks``: the paths or names this run was asked to run (GPU_CHECK_ONLY); None: all of them."""
+          notebooks: list[str] | None = None, full: list[str] = (), full_model: str | None = None) -> dict:  # fmt: skip
+    """``notebooks``: the paths or names this run was asked to run (GPU_CHECK_ONLY); None: all of them.
+    ``full``: those run in full mode with ``full_model``. ``out/install_cell.json`` (gpu_check/install_cell.py),
+    when there, is part of the summary and of its status."""
     results, collected = read_progress(progress) if progress else ([], [])
     if not results:
         results = read_junit(junit)
@@ -310,7 +327,15 @@ def write(out: Path, machine: dict, steps: list[dict], progress: Path | None, ju
         if only
         else [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
     )
-    summary = summarize(results, collected, machine, steps, notebooks)
+    summary = summarize(results, collected, machine, steps, notebooks, [Path(n).name for n in full], full_model)
+    install_file = out / "install_cell.json"
+    if install_file.is_file():
+        try:
+            summary["install_cell"] = json.loads(install_file.read_text())
+        except ValueError:
+            summary["install_cell"] = {"status": "failed", "problems": [f"{install_file} is not JSON"]}
+        if summary["install_cell"].get("status") != "passed":
+            summary["status"] = "failed"
     if only:
         summary["only"] = notebooks  # GPU_CHECK_ONLY: a quick look at these notebooks, no unit tests
     out.mkdir(parents=True, exist_ok=True)
@@ -330,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--progress", type=Path)
     w.add_argument("--junit", type=Path, nargs="*", default=[])
     w.add_argument("--notebooks", nargs="*", help="the notebooks GPU_CHECK_ONLY named (default: every notebook)")
+    w.add_argument("--full", nargs="*", default=[], help="the notebooks run in full mode (GPU_CHECK_FULL_MODEL)")
+    w.add_argument("--full-model", help="the model they ran with")
     args = parser.parse_args(argv)
     if args.command == "probe":
         print(json.dumps(probe(), indent=1))
@@ -340,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
             machine = json.loads(args.machine.read_text())
         except ValueError:
             machine = {}
-    summary = write(args.out, machine, read_steps(args.steps), args.progress, args.junit, args.notebooks)
+    summary = write(args.out, machine, read_steps(args.steps), args.progress, args.junit, args.notebooks, args.full,
+                    args.full_model)  # fmt: skip
     print((args.out / "gpu_summary.md").read_text())
     return 0 if summary["status"] == "passed" else 1
 

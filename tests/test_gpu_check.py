@@ -42,10 +42,20 @@ case "$1 $2" in
         done
         exit 0 ;;
     "-c import xdist") exit 1 ;;
+    "-m venv") mkdir -p "${@: -1}/bin" && cp "$FAKE_ENV_PYTHON" "${@: -1}/bin/python" && exit 0 ;;
     "- "*) cat >/dev/null; echo "random-init model (fake)"; exit 0 ;;
 esac
 case "$2" in probe) echo '{"gpus": []}'; exit 0 ;; esac
 exec "$REAL_PYTHON" "$@"
+"""  # noqa: E501
+# The new environment's python (the install cell's step): records what it was given and writes install_cell.json
+# as gpu_check/install_cell.py would, with the status FAKE_INSTALL_STATUS names.
+FAKE_ENV_PYTHON = r"""#!/usr/bin/env bash
+if [ "$1" = -c ]; then mkdir -p "$(dirname "$0")/../lib" && echo "$(dirname "$0")/../lib"; exit 0; fi
+env | grep -E '^(PIP_|GRPO_INSTALL=|PYTHONPATH=)' | sort >"$CALLS/env_install_cell"
+printf '%s\n' "$@" >"$CALLS/install_cell.args"
+printf '{"status": "%s", "planned": {"trl": "trl==1.15.0"}, "runs": [{"run": "first run", "seconds": 9.0}, {"run": "second run", "seconds": 0.4}], "problems": []}\n' "${FAKE_INSTALL_STATUS:-passed}" >"$OUT/install_cell.json"
+[ "${FAKE_INSTALL_STATUS:-passed}" = passed ]
 """  # noqa: E501
 NOTEBOOK_NAMES = [
     "00_start.ipynb",
@@ -71,13 +81,15 @@ def run_gpu_check(tmp_path, wheels=True, **env):
     if wheels:
         (root / ".whl").mkdir()
         (root / ".whl" / "unsloth-1.0-py3-none-any.whl").write_bytes(b"")
-    (bin_dir / "python3").write_text(FAKE_PYTHON)
-    (bin_dir / "python3").chmod(0o755)
+    for name, text in (("python3", FAKE_PYTHON), ("env_python", FAKE_ENV_PYTHON)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "REAL_PYTHON": sys.executable,
         "CALLS": str(calls),
+        "FAKE_ENV_PYTHON": str(bin_dir / "env_python"),
         "GPU_CHECK_WORK": str(tmp_path / "work"),
         "OUT": str(tmp_path / "out"),
         **env,
@@ -112,8 +124,42 @@ def test_the_check_runs_notebooks_04_to_07_in_one_run_and_the_rest_beside_it_wit
         env = (tmp_path / "calls" / f"env_{label}").read_text().splitlines()
         assert {"GRPO_QUICK=1", "GRPO_INSTALL=check", "HF_HUB_OFFLINE=1"} <= set(env), env  # quick mode, offline
     steps = (tmp_path / "work" / "steps.tsv").read_text().splitlines()
-    assert [line.split("\t")[:2] for line in steps][:2] == [["install", "0"], ["model", "0"]]
+    assert [line.split("\t")[:2] for line in steps][:3] == [["install cell", "0"], ["install", "0"], ["model", "0"]]
     assert (tmp_path / "out" / "gpu_summary.json").is_file() and (tmp_path / "out" / "gpu_check.log").is_file()
+    # the install cell in install mode, in a new environment, pip reading the wheel folder instead of PyPI
+    install_env = dict(
+        line.split("=", 1) for line in (tmp_path / "calls" / "env_install_cell").read_text().splitlines()
+    )
+    root = tmp_path / "checkout"
+    assert install_env["GRPO_INSTALL"] == "install" and install_env["PYTHONPATH"] == str(root)
+    assert install_env["PIP_NO_INDEX"] == "1" and install_env["PIP_FIND_LINKS"] == str(root / ".whl")
+    assert (tmp_path / "calls" / "install_cell.args").read_text().split()[:2] == ["gpu_check/install_cell.py", "--out"]
+    assert "## The install cell in install mode: passed" in (tmp_path / "out" / "gpu_summary.md").read_text()
+
+
+@needs_bash
+def test_a_failed_install_cell_fails_the_check_and_its_summary_says_so(tmp_path):
+    done, calls = run_gpu_check(tmp_path, FAKE_INSTALL_STATUS="failed")
+    summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
+    assert done.returncode != 0 and summary["status"] == "failed" and sorted(calls) == ["chain", "rest"]
+    assert summary["steps"][0]["step"] == "install cell" and summary["steps"][0]["exit_code"] != 0
+    assert "## The install cell in install mode: failed" in (tmp_path / "out" / "gpu_summary.md").read_text()
+
+
+@needs_bash
+def test_with_a_real_model_notebooks_05_to_07_run_in_full_mode_one_after_the_other(tmp_path):
+    done, calls = run_gpu_check(tmp_path, GPU_CHECK_FULL_MODEL="/models/smollm2", GPU_CHECK_BUDGET="400")
+    assert sorted(calls) == ["chain", "full05", "full06", "full07", "rest"], done.stdout[-3000:]
+    assert [a for a in calls["chain"] if a.startswith("notebooks/")] == ["notebooks/04_prepare.ipynb"]
+    for label, name in (("full05", "05_configure"), ("full06", "06_train"), ("full07", "07_evaluate")):
+        assert f"notebooks/full/{name}.ipynb" in calls[label] and "--overwrite" in calls[label]  # a copy, executed
+        env = (tmp_path / "calls" / f"env_{label}").read_text().splitlines()
+        assert {"GRPO_QUICK=0", "GRPO_MODEL=/models/smollm2", f"GRPO_RUN_DIR={tmp_path}/work/full_run"} <= set(env)
+        assert (tmp_path / "out" / "executed" / f"{name}.ipynb").is_file()
+    summary = json.loads((tmp_path / "out" / "gpu_summary.json").read_text())
+    modes = {row["notebook"]: (row["mode"], row["result"]) for row in summary["notebooks"]}
+    assert modes["06_train.ipynb"] == ("full, /models/smollm2", "passed") and modes["04_prepare.ipynb"][0] == "quick"
+    assert summary["status"] == "passed" and done.returncode == 0
 
 
 @needs_bash
@@ -210,7 +256,7 @@ def test_summary_from_junit_xml(tmp_path):
     assert summary["unit_tests"]["skipped"] == 1 and summary["status"] == "failed"
     assert json.loads((tmp_path / "out" / "gpu_summary.json").read_text()) == summary
     md = (tmp_path / "out" / "gpu_summary.md").read_text()
-    assert "| 07_evaluate_and_share.ipynb | failed | 80.0 |" in md and "NVIDIA H200" in md
+    assert "| 07_evaluate_and_share.ipynb | quick | failed | 80.0 |" in md and "NVIDIA H200" in md
     assert "tests/test_answers.py::test_bad" in md and "AssertionError: 2 != 3" in md
 
 
@@ -314,3 +360,21 @@ def test_a_gpu_check_only_run_lists_its_notebooks_and_passes_when_they_pass(tmp_
         "08_grpo_from_scratch.ipynb",
     ]
     assert (tmp_path / "out" / "gpu_summary.md").read_text().startswith("# GPU check: passed (a partial check")
+
+
+def test_install_cell_runs_the_notebooks_setup_cell_and_fails_where_there_was_nothing_to_install(tmp_path):
+    install_cell = load("install_cell")
+    source = install_cell.setup_cell()
+    assert "%pip" not in source and "ensure_environment()" in source  # the notebook's cell, as plain Python
+    compile(source, "install cell", "exec")
+    # this environment has every pin: both runs find nothing to install, so it is no new runtime's first run
+    env = {**os.environ, "GRPO_INSTALL": "install"}
+    command = [sys.executable, str(GPU_CHECK / "install_cell.py"), "--out", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    report = json.loads((tmp_path / "install_cell.json").read_text())
+    assert done.returncode == 1 and report["status"] == "failed", done.stdout[-2000:]
+    assert [r["run"] for r in report["runs"]] == ["first run", "second run"]
+    assert all("Nothing to install." in r["printed"] and r["error"] is None for r in report["runs"])
+    assert report["problems"] == [
+        "the first run planned nothing: this interpreter already had every pin (not a new machine)"
+    ]
