@@ -208,8 +208,9 @@ if [ "${#FULL[@]}" -gt 0 ]; then
     full_chain &
     full=$!
 fi
-run_pytest "pytest notebooks $(basename "${CHAIN[0]}" | cut -c1-2)-$(basename "${CHAIN[-1]}" | cut -c1-2)" chain \
-    "${CHAIN[@]}" &
+first=$(basename "${CHAIN[0]}" | cut -c1-2) last=$(basename "${CHAIN[-1]}" | cut -c1-2)
+[ "$first" = "$last" ] && chain_name="pytest notebook $first" || chain_name="pytest notebooks $first-$last"
+run_pytest "$chain_name" chain "${CHAIN[@]}" &
 chain=$!
 rest_code=0
 if [ "${#REST[@]}" -gt 0 ]; then

@@ -41,14 +41,21 @@ def chat_generate(model, tokenizer, messages, max_new_tokens: int = 128, do_samp
         inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     finally:
         tokenizer.padding_side = side
-    with torch.no_grad():
-        output = model.generate(
-            **inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=do_sample,
-            pad_token_id=tokenizer.pad_token_id,
-            **generate_kwargs,
-        )
+    # In eval mode, as evaluate_gsm8k: a trainer leaves the model in train mode, where gradient checkpointing
+    # turns the KV cache off; the mode it was in comes back afterwards.
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=do_sample,
+                pad_token_id=tokenizer.pad_token_id,
+                **generate_kwargs,
+            )
+    finally:
+        model.train(training)
     replies = tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return replies if batch else replies[0]
 

@@ -119,3 +119,20 @@ def test_batched_generation_pads_left_and_restores_the_setting(tiny_dir):
     assert batch == alone  # right padding would put pad tokens between a short prompt and its reply
     assert tokenizer.padding_side == "right"
     assert chat_generate(model, tokenizer, "Hi", max_new_tokens=6) == alone[0]  # a plain string is one user turn
+
+
+def test_generation_runs_in_eval_mode_and_leaves_the_model_in_the_mode_it_found(tiny_dir):
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+    seen, generate = [], model.generate
+
+    def recording_generate(**kwargs):
+        seen.append(model.training)
+        return generate(**kwargs)
+
+    model.generate = recording_generate
+    model.train()  # as a trainer leaves it (with gradient checkpointing, train mode turns the KV cache off)
+    chat_generate(model, tokenizer, "Hi", max_new_tokens=2)
+    assert seen == [False] and model.training
+    model.eval()
+    chat_generate(model, tokenizer, "Hi", max_new_tokens=2)
+    assert seen == [False, False] and not model.training

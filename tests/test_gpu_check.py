@@ -85,7 +85,8 @@ def run_gpu_check(tmp_path, wheels=True, **env):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     env = {
-        **os.environ,
+        # without the GPU check's own settings: these tests also run inside a GPU check, which sets some
+        **{k: v for k, v in os.environ.items() if not k.startswith("GPU_CHECK_")},
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "REAL_PYTHON": sys.executable,
         "CALLS": str(calls),
@@ -160,6 +161,8 @@ def test_with_a_real_model_notebooks_05_to_07_run_in_full_mode_one_after_the_oth
     modes = {row["notebook"]: (row["mode"], row["result"]) for row in summary["notebooks"]}
     assert modes["06_train.ipynb"] == ("full, /models/smollm2", "passed") and modes["04_prepare.ipynb"][0] == "quick"
     assert summary["status"] == "passed" and done.returncode == 0
+    steps = [step["step"] for step in summary["steps"]]
+    assert "pytest notebook 04" in steps and "pytest 06_train (full mode)" in steps, steps
 
 
 @needs_bash
