@@ -78,19 +78,33 @@ def check_health(
     kl_limit: float = 1.0,
     clipped_window: int = 5,
     clipped_fraction: float = 0.99,
+    hacking_window: int = 5,
+    hacking_rise: float = 0.1,
+    correctness_key: str = "rewards/correctness_reward/mean",
+    entropy_window: int = 3,
+    entropy_factor: float = 2.0,
 ) -> list[HealthWarning]:
     """The health warnings for ``log_history`` (empty when the run looks healthy): ``reward_flat_zero`` (total
     reward 0), ``zero_std`` (at least ``zero_std_fraction`` of the groups with identical rewards: zero advantage),
     ``kl_runaway`` (mean KL above ``kl_limit``), ``always_clipped`` (at least ``clipped_fraction`` of the
     completions cut at ``max_completion_length``). Each looks at the last ``*_window`` logging steps only, so a
-    warning goes once the run recovers."""
+    warning goes once the run recovers. Two compare the first ``*_window`` logging steps with the last:
+    ``reward_hacking`` (the total reward rose by ``hacking_rise`` points or more while the mean of
+    ``correctness_key``, the tutorial's correctness reward, fell) and ``entropy_runaway`` (the mean token entropy
+    rose to ``entropy_factor`` times its start or more: collapse)."""
     for name, window in (
         ("flat_window", flat_window),
         ("zero_std_window", zero_std_window),
         ("kl_window", kl_window),
         ("clipped_window", clipped_window),
+        ("hacking_window", hacking_window),
+        ("entropy_window", entropy_window),
     ):
         _positive_int(name, window)
+    for name, amount in (("hacking_rise", hacking_rise), ("entropy_factor", entropy_factor)):
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not amount > 0:
+            raise ValueError(f"{name} must be a positive number (e.g. {0.1 if name == 'hacking_rise' else 2.0}), "
+                             f"got {amount!r}")  # fmt: skip
     for name, fraction in (("zero_std_fraction", zero_std_fraction), ("clipped_fraction", clipped_fraction)):
         if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
             raise ValueError(f"{name} must be a fraction in (0, 1], e.g. 0.99, got {fraction!r}")
@@ -148,7 +162,49 @@ def check_health(
         steps, values = series(rows, key)
         if len(values) >= window and is_problem(values[-window:]):
             warnings.append(HealthWarning(code, steps[-1], message, fix))
+    reward, correctness = (
+        _first_and_last(rows, "reward", hacking_window),
+        _first_and_last(rows, correctness_key, hacking_window),
+    )
+    if reward and correctness and reward[1] - reward[0] >= hacking_rise and correctness[1] < correctness[0]:
+        name = correctness_key.removeprefix("rewards/").removesuffix("/mean")
+        warnings.append(
+            HealthWarning(
+                "reward_hacking",
+                series(rows, "reward")[0][-1],
+                f"The total reward rose {reward[0]:.3g} -> {reward[1]:.3g} (first {hacking_window} against last "
+                f"{hacking_window} logging steps) while {name} fell {correctness[0]:.3g} -> {correctness[1]:.3g}: "
+                "the points come from another reward, not from right answers (reward hacking: a reward with a "
+                "loophole).",
+                "Read completions that score high but are wrong (completion browser) to find the loophole and close "
+                "it in that reward function, or lower its weight (reward_weights); judge the run by held-out "
+                "correctness (notebook 07), not by the total reward.",
+            )
+        )
+    entropy = _first_and_last(rows, "entropy", entropy_window)
+    if entropy and entropy[0] > 0 and entropy[1] >= entropy_factor * entropy[0]:
+        warnings.append(
+            HealthWarning(
+                "entropy_runaway",
+                series(rows, "entropy")[0][-1],
+                f"The token entropy averaged {entropy[1]:.3g} over the last {entropy_window} logging steps, "
+                f"{entropy[1] / entropy[0]:.1f}x its first {entropy_window} ({entropy[0]:.3g}): the model's choices "
+                "are turning random, the start of a collapse.",
+                "Lower learning_rate (e.g. to a tenth), set beta > 0 (e.g. 0.04) so a KL term holds the policy near "
+                "where it started, clip gradients harder (max_grad_norm=0.1); restart from a checkpoint saved before "
+                "the rise.",
+            )
+        )
     return warnings
+
+
+def _first_and_last(rows: list[dict], key: str, window: int) -> tuple[float, float] | None:
+    """The means of ``key`` over its first and over its last ``window`` logged values, or None with fewer than
+    two windows of values."""
+    values = series(rows, key)[1]
+    if len(values) < 2 * window:
+        return None
+    return sum(values[:window]) / window, sum(values[-window:]) / window
 
 
 # Each panel: title -> (y label with its unit, [(metric key, line label)], what it shows while nothing is logged

@@ -72,6 +72,32 @@ def test_completions_always_clipped_warns():
     assert "always_clipped" not in codes(history(**{"completions/clipped_ratio": 0.9}))
 
 
+CORRECTNESS = "rewards/correctness_reward/mean"
+
+
+def test_reward_rising_while_correctness_falls_warns_of_reward_hacking():
+    hacked = history(**{CORRECTNESS: lambda s: 0.3 - 0.02 * s})  # reward 0.1 -> 1.2, correctness 0.28 -> 0.06
+    warnings = check_health(hacked)
+    assert [w.code for w in warnings] == ["reward_hacking"]
+    assert "correctness_reward fell" in warnings[0].message and "loophole" in warnings[0].message
+    assert "reward_weights" in warnings[0].fix and "held-out" in warnings[0].fix
+    # a healthy run: correctness rises with the reward, or stays where it was while the format is learnt
+    assert "reward_hacking" not in codes(history(**{CORRECTNESS: lambda s: 0.02 * s}))
+    assert "reward_hacking" not in codes(history(**{CORRECTNESS: 0.0}))
+    assert "reward_hacking" not in codes(history(steps=9, **{CORRECTNESS: lambda s: 0.3 - 0.02 * s}))  # < 2 windows
+    flat = history(reward=0.5, **{CORRECTNESS: lambda s: 0.3 - 0.02 * s})  # correctness falls, reward does not rise
+    assert "reward_hacking" not in codes(flat)
+
+
+def test_entropy_blowing_up_warns_of_collapse_and_no_entropy_logged_is_fine():
+    warnings = check_health(history(entropy=lambda s: 0.4 if s <= 4 else 0.4 * s))
+    assert [w.code for w in warnings] == ["entropy_runaway"]
+    assert "collapse" in warnings[0].message and "beta" in warnings[0].fix and "learning_rate" in warnings[0].fix
+    assert "entropy_runaway" not in codes(history(entropy=lambda s: 0.4 + 0.01 * s))  # a drift, not a blow-up
+    assert "entropy_runaway" not in codes(history(entropy=None))
+    assert "entropy_runaway" in codes(history(entropy=lambda s: 0.4 + 0.01 * s), entropy_factor=1.1)
+
+
 def test_missing_and_none_values_are_skipped():
     rows = history(reward=0.0)
     for row in rows[-4:-1]:  # the last three logging steps (the summary is last)
@@ -91,3 +117,7 @@ def test_bad_input_says_what_to_pass():
         check_health([], zero_std_fraction=1.5)
     with pytest.raises(ValueError, match="kl_limit must be a positive"):
         check_health([], kl_limit=0)
+    with pytest.raises(ValueError, match="hacking_rise must be a positive number"):
+        check_health([], hacking_rise=-1)
+    with pytest.raises(ValueError, match="entropy_window must be a positive"):
+        check_health([], entropy_window=0)
