@@ -41,8 +41,9 @@ def chat_generate(model, tokenizer, messages, max_new_tokens: int = 128, do_samp
         inputs = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     finally:
         tokenizer.padding_side = side
-    # In eval mode, as evaluate_gsm8k: a trainer leaves the model in train mode, where gradient checkpointing
-    # turns the KV cache off; the mode it was in comes back afterwards.
+    # In eval mode: a trainer leaves the model in train mode, and on a GPU after GRPOTrainer.train() (gradient
+    # checkpointing on, the KV cache off) greedy replies in train mode differed from the same weights' in eval
+    # mode after the first token (H200, 2026-12-04). The mode it was in comes back afterwards.
     training = model.training
     model.eval()
     try:
@@ -179,17 +180,11 @@ def evaluate_gsm8k(
     prompt_fn = prompt_fn or training_prompt
     questions = list(rows["question"])
     completions = []
-    was_training = model.training
-    model.eval()
-    try:
-        with tqdm(total=len(questions), desc=f"Evaluating {label}", unit="problem", disable=not progress) as bar:
-            for start in range(0, len(questions), batch_size):
-                chats = [prompt_fn(q) for q in questions[start : start + batch_size]]
-                completions += chat_generate(model, tokenizer, chats, max_new_tokens=max_new_tokens)
-                bar.update(len(chats))
-    finally:
-        if was_training:
-            model.train()
+    with tqdm(total=len(questions), desc=f"Evaluating {label}", unit="problem", disable=not progress) as bar:
+        for start in range(0, len(questions), batch_size):
+            chats = [prompt_fn(q) for q in questions[start : start + batch_size]]
+            completions += chat_generate(model, tokenizer, chats, max_new_tokens=max_new_tokens)  # in eval mode
+            bar.update(len(chats))
 
     references = [extract_gsm8k_answer(a) for a in rows["answer"]]
     predicted = [extract_answer(c) for c in completions]
