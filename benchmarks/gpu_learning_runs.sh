@@ -34,11 +34,11 @@ primed) # the base model measured by a "seeds" run: format priming, then GRPO un
     run sft_only_s0 --seed 0 "${short[@]}" --train-seconds 0
     ;;
 edge_primed) # GRPO after priming, where it has a signal: format priming, then GRPO on the probed train problems
-    # the primed model solved sometimes but not always, two seeds, until 350 s after the start; then all
+    # the primed model solved sometimes but not always, two seeds, until 400 s after the start; then all
     # 1,319 test problems at 320 tokens (2% of the base model's completions ended between 256 and 512)
     short=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32 --edge --probe-problems 256
         --passk-problems 200 --passk-batch 200 --eval-tokens 320)
-    for seed in 0 1; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 350; done
+    for seed in 0 1; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 400; done
     ;;
 ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
     run sft_grpo_s0 --seed 0 "${sft[@]}"
