@@ -22,7 +22,8 @@
 # only the machine's own packages, pip reading .whl/ instead of PyPI.
 # GPU_CHECK_FULL_MODEL=/tmp/smollm2 (a model folder with real weights: gpu_check/gpu_real_model.sh convert):
 # notebooks 05-07 run in full mode (no GRPO_QUICK) with that model, one after the other, 06 training
-# GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to $OUT/executed/.
+# GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to $OUT/executed.tgz (one file: the
+# device tool brings back a few files a call).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -35,7 +36,7 @@ CACHE=$WORK/cache
 MODEL=$CACHE/SmolLM2-135M-Instruct # where the offline copy of the default model is looked for
 STEPS=$WORK/steps.tsv
 FULL=() # the notebooks run in full mode (below)
-rm -rf "$WORK/run" "$WORK/unsloth_compiled" "$STEPS" "$WORK"/pytest_*.log "$WORK"/step_*.log
+rm -rf "$WORK/run" "$WORK/executed" "$WORK/unsloth_compiled" "$STEPS" "$WORK"/pytest_*.log "$WORK"/step_*.log
 mkdir -p "$OUT" "$WORK" "$CACHE"
 rm -f "$OUT"/gpu_summary.* "$OUT"/junit_*.xml "$OUT/progress.jsonl"
 exec > >(tee "$OUT/gpu_check.log") 2>&1
@@ -182,14 +183,14 @@ full_chain() {
     local nb code=0
     export GRPO_QUICK=0 GRPO_MODEL=$GPU_CHECK_FULL_MODEL GRPO_RUN_DIR=$WORK/full_run
     rm -rf "$GRPO_RUN_DIR" notebooks/full
-    # copies, executed in place (--overwrite, for $OUT/executed/) beside the committed ones the unit tests read
+    # copies, executed in place (--overwrite, for $OUT/executed.tgz) beside the committed ones the unit tests read
     mkdir -p notebooks/full && cp "${FULL[@]}" notebooks/full/
     for nb in "${FULL[@]/#notebooks/notebooks/full}"; do
         LEFT=$((BUDGET - SECONDS - 45)) # what is left of the budget, for this notebook and the ones after it
         [ "$LEFT" -gt 30 ] || { echo "no time left for $nb"; return 1; }
         run_pytest "pytest $(basename "$nb" .ipynb) (full mode)" "full$(basename "$nb" | cut -c1-2)" \
             --overwrite "$nb" || code=1
-        mkdir -p "$OUT/executed" && cp "$nb" "$OUT/executed/"
+        mkdir -p "$WORK/executed" && cp "$nb" "$WORK/executed/" && tar czf "$OUT/executed.tgz" -C "$WORK" executed
         case $(basename "$nb") in 05_*)
             python3 - "$GRPO_RUN_DIR/grpo_config.json" "${GPU_CHECK_FULL_STEPS:-12}" <<'PY' || code=1
 import json, sys
