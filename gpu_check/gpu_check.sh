@@ -22,8 +22,8 @@
 # only the machine's own packages, pip reading .whl/ instead of PyPI.
 # GPU_CHECK_FULL_MODEL=/tmp/smollm2 (a model folder with real weights: gpu_check/gpu_real_model.sh convert):
 # notebooks 05-07 run in full mode (no GRPO_QUICK) with that model, one after the other, 06 training
-# GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to $OUT/executed.tgz (one file: the
-# device tool brings back a few files a call).
+# GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to
+# $OUT/executed.tgz (one file: the device tool brings back a few files a call).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
