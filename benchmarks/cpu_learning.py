@@ -103,6 +103,11 @@ def parse_args(argv=None):
     parser.add_argument("--prime-steps", type=int, default=8, help="SFT steps of batch 4")
     parser.add_argument("--lora-rank", type=int, default=16)
     parser.add_argument(
+        "--model",
+        default=None,
+        help="a model folder or Hub id (default: the offline default model, SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument(
         "--dtype",
         choices=("auto", "float32", "bfloat16"),
         default="auto",
@@ -261,7 +266,7 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     )
     dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
     model, tokenizer = load_model(
-        DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype
+        args.model or DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype
     )
     model = add_lora(
         model,
@@ -333,9 +338,13 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
                 "reward_weights",
                 "max_grad_norm",
                 "shuffle_dataset",
+                "importance_sampling_level",
+                "epsilon_high",
+                "scale_rewards",
             )
         },
         "lora_rank": args.lora_rank,
+        "model": args.model or DEFAULT_MODEL,
         "torch_threads": torch.get_num_threads(),
         "dtype": str(model.dtype).removeprefix("torch."),
         "train_problems": len(train_dataset),

@@ -23,7 +23,8 @@
 # GPU_CHECK_FULL_MODEL=/tmp/smollm2 (a model folder with real weights: gpu_check/gpu_real_model.sh convert):
 # notebooks 05-07 run in full mode (no GRPO_QUICK) with that model, one after the other, 06 training
 # GPU_CHECK_FULL_STEPS (default 12) steps of the config 05 saved, and their executed copies go to
-# $OUT/executed.tgz (one file: the device tool brings back a few files a call).
+# $OUT/executed.tgz (one file: the device tool brings back a few files a call). GPU_CHECK_FULL_ONLY=1 with it:
+# notebook 04 and the full-mode chapters only, no unit tests beside them (a partial check).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
@@ -53,6 +54,7 @@ finish() {
     echo "== summary (after ${SECONDS} s)"
     local only=() # GPU_CHECK_ONLY: the summary lists those notebooks only, and says it is a partial check
     [ -n "${GPU_CHECK_ONLY:-}" ] && read -r -a only <<<"--notebooks $GPU_CHECK_ONLY"
+    [ -n "${GPU_CHECK_FULL_ONLY:-}" ] && [ "${#FULL[@]}" -gt 0 ] && only=(--notebooks "${CHAIN[@]}" "${FULL[@]}")
     [ "${#FULL[@]}" -gt 0 ] && only+=(--full "${FULL[@]}" --full-model "$GPU_CHECK_FULL_MODEL")
     timeout 60 python3 "$ROOT/gpu_check/gpu_summary.py" write --out "$OUT" --machine "$WORK/machine.json" \
         --steps "$STEPS" --progress "$OUT/progress.jsonl" --junit "$OUT"/junit_*.xml "${only[@]}"
@@ -155,6 +157,7 @@ done
 if [ -n "${GPU_CHECK_FULL_MODEL:-}" ]; then
     FULL=(notebooks/0[5-7]_*.ipynb)
     CHAIN=(notebooks/04_*.ipynb)
+    [ -n "${GPU_CHECK_FULL_ONLY:-}" ] && REST=() # the full-mode chapters alone: the GPU is theirs
 fi
 if [ -n "${GPU_CHECK_ONLY:-}" ]; then # a quick look at some notebooks only: GPU_CHECK_ONLY="notebooks/07_x.ipynb ..."
     read -r -a CHAIN <<<"$GPU_CHECK_ONLY"

@@ -249,7 +249,7 @@ def summarize(results: list[dict], collected: list[str], machine: dict, steps: l
 def render_md(summary: dict) -> str:
     machine, versions = summary.get("machine", {}), summary.get("machine", {}).get("versions", {})
     gpus = "; ".join(f"{g.get('name')} ({g.get('memory')}, driver {g.get('driver')})" for g in machine.get("gpus", []))
-    partial = " (a partial check: GPU_CHECK_ONLY, no unit tests)" if summary.get("only") else ""
+    partial = " (a partial check: some notebooks, no unit tests)" if summary.get("only") else ""
     lines = [f"# GPU check: {summary['status']}{partial}", ""]
     if machine.get("date"):
         lines.append(
@@ -337,7 +337,7 @@ def write(out: Path, machine: dict, steps: list[dict], progress: Path | None, ju
         if summary["install_cell"].get("status") != "passed":
             summary["status"] = "failed"
     if only:
-        summary["only"] = notebooks  # GPU_CHECK_ONLY: a quick look at these notebooks, no unit tests
+        summary["only"] = notebooks  # GPU_CHECK_ONLY or GPU_CHECK_FULL_ONLY: these notebooks, no unit tests
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "gpu_summary.md").write_text(render_md(summary))
