@@ -266,7 +266,11 @@ def run_seed(seed: int, args, overrides: dict) -> dict:
     )
     dtype = None if args.dtype == "auto" else getattr(torch, args.dtype)
     model, tokenizer = load_model(
-        args.model or DEFAULT_MODEL, max_seq_length=MODEL_TOKENS, load_in_4bit=False, backend="transformers", dtype=dtype
+        args.model or DEFAULT_MODEL,
+        max_seq_length=MODEL_TOKENS,
+        load_in_4bit=False,
+        backend="transformers",
+        dtype=dtype,
     )
     model = add_lora(
         model,
