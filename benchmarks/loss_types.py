@@ -114,18 +114,21 @@ def table(args) -> int:
         raise SystemExit(f"no runs in {args.out} (expected <variant>/seed<N>/summary.json)")
     order = [name for name in variants() if name in runs] + sorted(set(runs) - set(variants()))
     lines = [
-        "| variant | settings | seeds | held-out right before | held-out right after | change (points) "
-        "| correctness reward, last quarter | s/step |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | settings | seeds | held-out right before | held-out right after | right after, by seed "
+        "| change (points) | correctness reward, last quarter | s/step |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     curves = {}
     for name in order:
         found = runs[name]
         before = [s["eval_before"]["generated"]["accuracy"] for s in found]
-        after = [s["eval_after"]["generated"]["accuracy"] for s in found]
+        by_seed = [s["eval_after"]["generated"] for s in found]
+        after = [run["accuracy"] for run in by_seed]
+        rights = ", ".join("{correct}/{problems}".format(**run) for run in by_seed)
         settings = ", ".join(f"{k}={v}" for k, v in found[0]["overrides"].items() if k != "max_steps")
         lines.append(
             f"| {name} | {settings} | {', '.join(str(s['seed']) for s in found)} | {spread(before)} | {spread(after)} "
+            f"| {rights} "
             f"| {spread([100 * (a - b) for a, b in zip(after, before, strict=True)])} "
             f"| {spread([s['correctness_last_quarter'] for s in found])} "
             f"| {statistics.mean(s['seconds_per_step'] for s in found):.2f} |"
