@@ -83,6 +83,7 @@ def check_health(
     correctness_key: str = "rewards/correctness_reward/mean",
     entropy_window: int = 3,
     entropy_factor: float = 2.0,
+    entropy_floor: float = 0.25,
 ) -> list[HealthWarning]:
     """The health warnings for ``log_history`` (empty when the run looks healthy): ``reward_flat_zero`` (total
     reward 0), ``zero_std`` (at least ``zero_std_fraction`` of the groups with identical rewards: zero advantage),
@@ -91,7 +92,9 @@ def check_health(
     warning goes once the run recovers. Two compare the first ``*_window`` logging steps with the last:
     ``reward_hacking`` (the total reward rose by ``hacking_rise`` points or more while the mean of
     ``correctness_key``, the tutorial's correctness reward, fell) and ``entropy_runaway`` (the mean token entropy
-    rose to ``entropy_factor`` times its start or more: collapse)."""
+    rose to ``entropy_factor`` times its start or more: the choices turn random) and ``entropy_collapse`` (it fell to
+    ``entropy_floor`` times its start or less: the model repeats itself; healthy runs of the tutorial kept 0.6-0.94
+    of it over 14 steps, docs/results/2026-12-04_loss-types_h200)."""
     for name, window in (
         ("flat_window", flat_window),
         ("zero_std_window", zero_std_window),
@@ -101,10 +104,11 @@ def check_health(
         ("entropy_window", entropy_window),
     ):
         _positive_int(name, window)
-    for name, amount in (("hacking_rise", hacking_rise), ("entropy_factor", entropy_factor)):
+    for name, amount, example in (("hacking_rise", hacking_rise, 0.1), ("entropy_factor", entropy_factor, 2.0)):
         if not isinstance(amount, (int, float)) or isinstance(amount, bool) or not amount > 0:
-            raise ValueError(f"{name} must be a positive number (e.g. {0.1 if name == 'hacking_rise' else 2.0}), "
-                             f"got {amount!r}")  # fmt: skip
+            raise ValueError(f"{name} must be a positive number (e.g. {example}), got {amount!r}")
+    if not isinstance(entropy_floor, (int, float)) or isinstance(entropy_floor, bool) or not 0 < entropy_floor < 1:
+        raise ValueError(f"entropy_floor must be a fraction in (0, 1), e.g. 0.25, got {entropy_floor!r}")
     for name, fraction in (("zero_std_fraction", zero_std_fraction), ("clipped_fraction", clipped_fraction)):
         if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
             raise ValueError(f"{name} must be a fraction in (0, 1], e.g. 0.99, got {fraction!r}")
@@ -182,6 +186,17 @@ def check_health(
             )
         )
     entropy = _first_and_last(rows, "entropy", entropy_window)
+    if entropy and entropy[0] > 0 and entropy[1] <= entropy_floor * entropy[0]:
+        warnings.append(
+            HealthWarning(
+                "entropy_collapse",
+                series(rows, "entropy")[0][-1],
+                f"The token entropy averaged {entropy[1]:.3g} over the last {entropy_window} logging steps, "
+                f"{entropy[1] / entropy[0]:.2g}x its first {entropy_window} ({entropy[0]:.3g}): the model is "
+                "collapsing onto a few tokens (it repeats itself), its samples alike, and nothing more can be learnt.",
+                ENTROPY_FIX,
+            )
+        )
     if entropy and entropy[0] > 0 and entropy[1] >= entropy_factor * entropy[0]:
         warnings.append(
             HealthWarning(
@@ -190,12 +205,17 @@ def check_health(
                 f"The token entropy averaged {entropy[1]:.3g} over the last {entropy_window} logging steps, "
                 f"{entropy[1] / entropy[0]:.1f}x its first {entropy_window} ({entropy[0]:.3g}): the model's choices "
                 "are turning random, the start of a collapse.",
-                "Lower learning_rate (e.g. to a tenth), set beta > 0 (e.g. 0.04) so a KL term holds the policy near "
-                "where it started, clip gradients harder (max_grad_norm=0.1); restart from a checkpoint saved before "
-                "the rise.",
+                ENTROPY_FIX,
             )
         )
     return warnings
+
+
+# What to do when the token entropy runs away or collapses: both are a policy pushed too far, too fast.
+ENTROPY_FIX = (
+    "Lower learning_rate (e.g. to a tenth), set beta > 0 (e.g. 0.04) so a KL term holds the policy near where it "
+    "started, clip gradients harder (max_grad_norm=0.1); restart from a checkpoint saved before the change."
+)
 
 
 def _first_and_last(rows: list[dict], key: str, window: int) -> tuple[float, float] | None:

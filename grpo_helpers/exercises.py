@@ -226,6 +226,33 @@ def check_length_limit(length_limit) -> None:
         assert got == expected, f"length_limit({lengths}, {share}) returned {got}, expected {expected}: {why}"
 
 
+def check_closed_working_reward(closed_working_reward) -> None:
+    """closed_working_reward pays 1 point per 50 characters of working, at most 1, and 0 without a closed answer."""
+    rng = random.Random(110)
+    work = "48 + 24 = 72, so she sold 72 clips in all. "  # 43 characters
+    cases = [
+        (work + "<answer>72</answer>", len(work) / 50, "43 characters of working before a closed answer"),
+        (work * 3 + "<answer>72</answer>", 1.0, "more than 50 characters of working still earn 1 point at most"),
+        ("<answer>72</answer>", 0.0, "no working before the answer"),
+        (work * 3, 0.0, "no answer tag: the completion was cut off or never answered"),
+        (work + "<answer>72", 0.0, "an answer tag that is never closed: cut off inside the answer"),
+        ("", 0.0, "an empty completion"),
+        (
+            work[:25] + "<answer>7</answer> and more",
+            0.5,
+            "25 characters before the tag; what follows it does not count",
+        ),
+    ]
+    for _ in range(4):
+        n = rng.randint(1, 49)
+        cases.append(("x" * n + "\n<answer>3</answer>", min((n + 1) / 50, 1.0), f"{n + 1} characters before the tag"))
+    for text, expected, why in cases:
+        for completion in (text, [{"role": "assistant", "content": text}]):
+            got = _call(closed_working_reward, [completion])
+            ok = isinstance(got, list) and len(got) == 1 and abs(float(got[0]) - expected) < 1e-9
+            assert ok, f"closed_working_reward([{completion!r}]) returned {got}, expected [{expected:g}]: {why}"
+
+
 def check_fewest_per_device(fewest_per_device) -> None:
     """fewest_per_device finds the smallest per-device batch whose generation batch holds whole groups."""
     cases = [(1, 4, 8), (2, 4, 8), (3, 1, 16), (8, 4, 6), (4, 1, 6), (3, 2, 9), (6, 1, 4), (5, 3, 7)]

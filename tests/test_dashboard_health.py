@@ -98,6 +98,18 @@ def test_entropy_blowing_up_warns_of_collapse_and_no_entropy_logged_is_fine():
     assert "entropy_runaway" in codes(history(entropy=lambda s: 0.4 + 0.01 * s), entropy_factor=1.1)
 
 
+def test_entropy_falling_to_a_fraction_warns_of_collapse_and_a_healthy_decline_does_not():
+    # notebook 11's collapse (learning_rate=1e-2): 0.52, 0.63, 0.93, 0.51, 0.05, 0.07, ...
+    warnings = check_health(history(steps=8, entropy=lambda s: [0.52, 0.63, 0.93, 0.51, 0.05, 0.07, 0.06, 0.06][s - 1]))
+    assert [w.code for w in warnings] == ["entropy_collapse"]
+    assert "learning_rate" in warnings[0].fix and "beta" in warnings[0].fix
+    assert warnings[0].fix == check_health(history(entropy=lambda s: 0.4 if s <= 4 else 0.4 * s))[0].fix
+    assert codes(history(steps=14, entropy=lambda s: 0.5 - 0.013 * s)) == []  # 0.6x over 14 steps: learning
+    assert "entropy_collapse" in codes(history(entropy=lambda s: 0.5 - 0.013 * s), entropy_floor=0.8)
+    with pytest.raises(ValueError, match="entropy_floor must be a fraction"):
+        check_health([], entropy_floor=1.5)
+
+
 def test_missing_and_none_values_are_skipped():
     rows = history(reward=0.0)
     for row in rows[-4:-1]:  # the last three logging steps (the summary is last)

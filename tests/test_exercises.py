@@ -66,6 +66,12 @@ EXERCISES = [
         "length_limit",
         "✗ length_limit is not written yet (write length_limit: try the measured lengths from the shortest up)",
     ),
+    (
+        "11",
+        "closed_working_reward",
+        "✗ closed_working_reward is not written yet (write closed_working_reward: find the answer tag first, "
+        "then count what comes before)",
+    ),
 ]
 
 
@@ -212,6 +218,22 @@ def test_a_check_catches_near_misses(capsys, tiny_dir):
         check_length_limit, lambda lengths, share: strictly_fewer(lengths, share) if share else max(lengths)
     )
     assert "already cut off only" in capsys.readouterr().out
+
+    from grpo_helpers.exercises import check_closed_working_reward
+
+    def uncapped(completions, **kwargs):  # the loophole closed for cut-off completions, but no cap
+        texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
+        return [len(t.split("<answer>")[0]) / 50 if "</answer>" in t else 0.0 for t in texts]
+
+    assert not report(check_closed_working_reward, uncapped)
+    assert "still earn 1 point at most" in capsys.readouterr().out
+
+    def capped_only(completions, **kwargs):  # capped, but a cut-off ramble still earns
+        texts = [c if isinstance(c, str) else c[0]["content"] for c in completions]
+        return [min(len(t.split("<answer>")[0]) / 50, 1.0) for t in texts]
+
+    assert not report(check_closed_working_reward, capped_only)
+    assert "the completion was cut off or never answered" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("use", [False, True])

@@ -8,19 +8,52 @@ from grpo_helpers.environment import choose_backend, detect_hardware
 from tiny_model import cpu_trainer
 
 pytestmark = cpu_trainer
+CORRECTNESS = "rewards/correctness_reward/mean"
 
 
 @pytest.fixture(scope="module")
 def failures():
     hardware = detect_hardware()
     namespace = {"hardware": hardware, "BACKEND": choose_backend(hardware)}
-    for tag in ("failure-setup", "failure-cut-off", "failure-too-hard", "failure-loss"):  # the notebook's order
+    tags = (
+        "failure-setup",
+        "failure-hacking",
+        "failure-cut-off",
+        "failure-collapse",
+        "failure-too-hard",
+        "failure-loss",
+    )
+    for tag in tags:  # the notebook's order
         run_cell("11", tag, namespace)
     return namespace
 
 
 def last(dashboard, metric):
     return [row[metric] for row in dashboard.rows if metric in row][-5:]
+
+
+def first_and_last(dashboard, metric, window=5):
+    values = [row[metric] for row in dashboard.rows if metric in row]
+    return sum(values[:window]) / window, sum(values[-window:]) / window
+
+
+def test_a_reward_with_a_loophole_is_named_reward_hacking(failures):
+    hacked = failures["hacked"]
+    assert len(hacked.rows) == 10
+    loophole, correctness = (first_and_last(hacked, k) for k in ("rewards/working_reward/mean", CORRECTNESS))
+    assert loophole[1] > loophole[0] and correctness[1] < correctness[0]  # the loophole pays, right answers go
+    assert min(last(hacked, "completions/clipped_ratio")) == 1.0  # it learnt to ramble to the limit
+    named = {w.code: w for w in hacked.warnings}
+    assert "reward_hacking" in named and "loophole" in named["reward_hacking"].message
+    assert "completion browser" in named["reward_hacking"].fix
+
+
+def test_a_far_too_large_learning_rate_is_named_a_collapse(failures):
+    collapsed = failures["collapsed"]
+    entropy = first_and_last(collapsed, "entropy", window=3)
+    assert entropy[1] <= 0.25 * entropy[0]  # the model repeats a few tokens
+    assert max(last(collapsed, "reward")) == 0.0 and min(last(collapsed, "completions/clipped_ratio")) == 1.0
+    assert {"entropy_collapse", "always_clipped", "zero_std"} <= {w.code for w in collapsed.warnings}
 
 
 def test_a_too_short_max_completion_length_is_named(failures):
@@ -38,5 +71,5 @@ def test_data_too_hard_is_named(failures):
 
 
 def test_the_loss_sits_near_zero(failures):
-    for dashboard in (failures["cut_off"], failures["too_hard"], failures["fine"]):
+    for dashboard in (failures["cut_off"], failures["too_hard"], failures["fine"]):  # the hacked run's loss moves
         assert max(abs(row["loss"]) for row in dashboard.rows if "loss" in row) < 1e-3
