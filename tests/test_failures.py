@@ -52,7 +52,7 @@ def test_a_far_too_large_learning_rate_is_named_a_collapse(failures):
     collapsed = failures["collapsed"]
     entropy = first_and_last(collapsed, "entropy", window=3)
     assert entropy[1] <= 0.25 * entropy[0]  # the model repeats a few tokens
-    assert max(last(collapsed, "reward")) == 0.0 and min(last(collapsed, "completions/clipped_ratio")) == 1.0
+    assert max(last(collapsed, "reward")[-3:]) == 0.0 and min(last(collapsed, "completions/clipped_ratio")[-3:]) == 1.0
     assert {"entropy_collapse", "always_clipped", "zero_std"} <= {w.code for w in collapsed.warnings}
 
 
@@ -70,6 +70,9 @@ def test_data_too_hard_is_named(failures):
     assert "zero_std" in [w.code for w in too_hard.warnings]
 
 
-def test_the_loss_sits_near_zero(failures):
-    for dashboard in (failures["cut_off"], failures["too_hard"], failures["fine"]):  # the hacked run's loss moves
-        assert max(abs(row["loss"]) for row in dashboard.rows if "loss" in row) < 1e-3
+def test_the_loss_is_exactly_zero_where_lengths_or_rewards_are_all_equal(failures):
+    """beta=0, one update per generation: the loss is minus the token-weighted mean advantage (dapo)."""
+    for dashboard in (failures["cut_off"], failures["too_hard"]):  # all 4 tokens long; all rewards 0
+        assert max(abs(row["loss"]) for row in dashboard.rows if "loss" in row) < 1e-6
+    hacked = [row for row in failures["hacked"].rows if "loss" in row]
+    assert any(abs(row["loss"]) > 1e-3 for row in hacked)  # lengths differ: the loss moves off 0
