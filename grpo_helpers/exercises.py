@@ -253,6 +253,59 @@ def check_closed_working_reward(closed_working_reward) -> None:
             assert ok, f"closed_working_reward([{completion!r}]) returned {got}, expected [{expected:g}]: {why}"
 
 
+def check_collapsed(collapsed) -> None:
+    """collapsed tells a run whose token entropy fell to a fraction of its start, as the dashboard's check does."""
+    from grpo_helpers.dashboard import check_health
+
+    rng = random.Random(113)
+    notebook_run = [0.524, 0.634, 0.934, 0.509, 0.0542, 0.0738, 0.13, 0.105]  # section 3's collapse
+    cases = [(notebook_run, 3, 0.25), ([0.5 - 0.013 * s for s in range(1, 15)], 3, 0.25), (notebook_run[:5], 3, 0.25)]
+    cases += [([0.6, 0.6, 0.3, 0.3], 2, 0.5), ([0.6, 0.6, 0.3, 0.31], 2, 0.5), ([0.4] * 6, 3, 0.25)]
+    cases += [([0.6, 0.6, 0.1, 0.1, 0.1], 3, 0.25)]  # 5 values, windows of 3: they overlap, no verdict yet
+    cases += [([round(rng.uniform(0.01, 1.0), 3) for _ in range(rng.randint(2, 12))], rng.randint(1, 3), 0.25)]
+    cases += [([round(rng.uniform(0.01, 1.0), 3) for _ in range(8)], 2, rng.choice((0.25, 0.5))) for _ in range(5)]
+    for entropies, window, floor in cases:
+        history = [{"step": i + 1, "loss": 0.0, "entropy": e} for i, e in enumerate(entropies)]  # a logging step
+        warnings = check_health(history, entropy_window=window, entropy_floor=floor)
+        expected = "entropy_collapse" in [w.code for w in warnings]
+        got = _call(collapsed, list(entropies), window, floor)
+        why = (
+            f"fewer than 2 x {window} values: nothing to compare yet"
+            if len(entropies) < 2 * window
+            else f"the last {window} average {sum(entropies[-window:]) / window:.3f}, the first {window} "
+            f"{sum(entropies[:window]) / window:.3f}: a collapse is the last at most {floor} x the first"
+        )
+        assert got == expected, f"collapsed({entropies}, window={window}, floor={floor}) returned {got}: {why}"
+
+
+def check_on_policy_loss(on_policy_loss) -> None:
+    """on_policy_loss gives the loss TRL logs on an update with ratio 1 and beta 0, for grpo and dapo."""
+    import torch
+
+    from grpo_helpers.grpo_loss import grpo_loss
+
+    rng = random.Random(115)
+    cases = [([1.0, -1.0], [10, 10]), ([1.0, -1.0], [30, 10]), ([0.0, 0.0, 0.0], [5, 9, 48]), ([0.5, -0.5], [1, 3])]
+    for _ in range(5):
+        n = rng.choice((2, 4, 8))
+        advantages = [round(rng.uniform(-1.5, 1.5), 2) for _ in range(n)]
+        cases.append(([a - sum(advantages) / n for a in advantages], [rng.randint(1, 48) for _ in range(n)]))
+    for advantages, lengths in cases:
+        mask = torch.tensor([[1.0] * length + [0.0] * (max(lengths) - length) for length in lengths])
+        logps = torch.zeros_like(mask)
+        for loss_type in ("grpo", "dapo"):
+            expected = grpo_loss(logps, logps, torch.tensor(advantages), mask, loss_type).item()
+            got = _call(on_policy_loss, list(advantages), list(lengths), loss_type)
+            hint = (
+                "grpo: minus the mean over completions of each completion's advantage (its tokens' mean)"
+                if loss_type == "grpo"
+                else "dapo: minus the sum over all tokens of their completion's advantage, over the number of tokens"
+            )
+            ok = isinstance(got, (int, float)) and abs(got - expected) < 1e-6
+            call = f"on_policy_loss({advantages}, {lengths}, {loss_type!r})"
+            assert ok, f"{call} returned {got}, expected {expected:.6g}: {hint}"
+
+
 def check_fewest_per_device(fewest_per_device) -> None:
     """fewest_per_device finds the smallest per-device batch whose generation batch holds whole groups."""
     cases = [(1, 4, 8), (2, 4, 8), (3, 1, 16), (8, 4, 6), (4, 1, 6), (3, 2, 9), (6, 1, 4), (5, 3, 7)]

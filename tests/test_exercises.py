@@ -72,6 +72,17 @@ EXERCISES = [
         "✗ closed_working_reward is not written yet (write closed_working_reward: find the answer tag first, "
         "then count what comes before)",
     ),
+    (
+        "11",
+        "collapsed",
+        "✗ collapsed is not written yet (write collapsed: two means, one comparison, and a length check first)",
+    ),
+    (
+        "11",
+        "on_policy_loss",
+        "✗ on_policy_loss is not written yet (write on_policy_loss: -mean(advantages) for grpo; for dapo weigh "
+        "each by its length)",
+    ),
 ]
 
 
@@ -112,6 +123,11 @@ def context(number: str, tiny_dir) -> dict:
         key = "rewards/correctness_reward/mean"
         log = [{"step": 1, key: 0.0}, {"step": 2, key: 0.25}, {"step": 2, "train_runtime": 5.0}]
         return {"trainer": SimpleNamespace(state=SimpleNamespace(log_history=log, global_step=2))}
+    if number == "11":  # section 3's run: a dashboard's logged rows
+        from types import SimpleNamespace
+
+        rows = [{"step": s, "entropy": e} for s, e in enumerate([0.52, 0.63, 0.93, 0.51, 0.05, 0.07], start=1)]
+        return {"collapsed_run": SimpleNamespace(rows=rows)}
     if number == "08":
         return {"torch": torch, "rewards": torch.tensor([1.0, 1.0, 0.0, 2.0, 3.0, 3.0]), "G": 2}
     return {}

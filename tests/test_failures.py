@@ -49,7 +49,7 @@ def test_a_reward_with_a_loophole_is_named_reward_hacking(failures):
 
 
 def test_a_far_too_large_learning_rate_is_named_a_collapse(failures):
-    collapsed = failures["collapsed"]
+    collapsed = failures["collapsed_run"]
     entropy = first_and_last(collapsed, "entropy", window=3)
     assert entropy[1] <= 0.25 * entropy[0]  # the model repeats a few tokens
     assert max(last(collapsed, "reward")[-3:]) == 0.0 and min(last(collapsed, "completions/clipped_ratio")[-3:]) == 1.0
