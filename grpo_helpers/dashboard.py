@@ -69,6 +69,13 @@ def _positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive number of logging steps (e.g. 10), got {value!r}")
 
 
+# What to do when the token entropy runs away or collapses: both are a policy pushed too far, too fast.
+ENTROPY_FIX = (
+    "Lower learning_rate (e.g. to a tenth), set beta > 0 (e.g. 0.04) so a KL term holds the policy near where it "
+    "started, clip gradients harder (max_grad_norm=0.1); restart from a checkpoint saved before the change."
+)
+
+
 def check_health(
     log_history,
     flat_window: int = 10,
@@ -186,36 +193,20 @@ def check_health(
             )
         )
     entropy = _first_and_last(rows, "entropy", entropy_window)
-    if entropy and entropy[0] > 0 and entropy[1] <= entropy_floor * entropy[0]:
-        warnings.append(
-            HealthWarning(
-                "entropy_collapse",
-                series(rows, "entropy")[0][-1],
-                f"The token entropy averaged {entropy[1]:.3g} over the last {entropy_window} logging steps, "
-                f"{entropy[1] / entropy[0]:.2g}x its first {entropy_window} ({entropy[0]:.3g}): the model is "
-                "collapsing onto a few tokens (it repeats itself), its samples alike, and nothing more can be learnt.",
-                ENTROPY_FIX,
-            )
-        )
-    if entropy and entropy[0] > 0 and entropy[1] >= entropy_factor * entropy[0]:
-        warnings.append(
-            HealthWarning(
-                "entropy_runaway",
-                series(rows, "entropy")[0][-1],
-                f"The token entropy averaged {entropy[1]:.3g} over the last {entropy_window} logging steps, "
-                f"{entropy[1] / entropy[0]:.1f}x its first {entropy_window} ({entropy[0]:.3g}): the model's choices "
-                "are turning random, the start of a collapse.",
-                ENTROPY_FIX,
-            )
-        )
+    if entropy and entropy[0] > 0:
+        first, last = entropy
+        for code, fired, ratio, meaning in (
+            ("entropy_collapse", last <= entropy_floor * first, f"{last / first:.2g}",
+             "the model is collapsing onto a few tokens (it repeats itself), its samples alike, and nothing more can "
+             "be learnt."),
+            ("entropy_runaway", last >= entropy_factor * first, f"{last / first:.1f}",
+             "the model's choices are turning random, the start of a collapse."),
+        ):  # fmt: skip
+            if fired:
+                message = (f"The token entropy averaged {last:.3g} over the last {entropy_window} logging steps, "
+                           f"{ratio}x its first {entropy_window} ({first:.3g}): {meaning}")  # fmt: skip
+                warnings.append(HealthWarning(code, series(rows, "entropy")[0][-1], message, ENTROPY_FIX))
     return warnings
-
-
-# What to do when the token entropy runs away or collapses: both are a policy pushed too far, too fast.
-ENTROPY_FIX = (
-    "Lower learning_rate (e.g. to a tenth), set beta > 0 (e.g. 0.04) so a KL term holds the policy near where it "
-    "started, clip gradients harder (max_grad_norm=0.1); restart from a checkpoint saved before the change."
-)
 
 
 def _first_and_last(rows: list[dict], key: str, window: int) -> tuple[float, float] | None:
