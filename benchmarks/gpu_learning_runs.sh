@@ -40,19 +40,29 @@ edge_primed) # GRPO after priming, where it has a signal: format priming, then G
         --passk-problems 200 --passk-batch 200 --eval-tokens 320)
     for seed in 0 1; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 400; done
     ;;
+edge_primed_passk) # the edge_primed recipe, two more seeds, GRPO until 330 s so that the sampled pass@1 / pass@8
+    # after it (100 test problems) fits before the deadline; beside them notebook 06's run as a script
+    # (scripts/train_grpo.py, the GPU preset `basic`, GSM8K) for its seconds a step and correctness curve
+    short=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32 --edge --probe-problems 256
+        --passk-problems 100 --passk-batch 100 --eval-tokens 320)
+    for seed in 2 3; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 330; done
+    mkdir -p "$out/train_grpo_basic"
+    OMP_NUM_THREADS=4 timeout "$deadline" python3 scripts/train_grpo.py --model "$model" --preset basic \
+        --output-dir "$out/train_grpo_basic" >"$out/train_grpo_basic/log.txt" 2>&1 &
+    ;;
 ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
     run sft_grpo_s0 --seed 0 "${sft[@]}"
     run sft_curriculum_grpo_s0 --seed 0 "${sft[@]}" --task curriculum
     run grpo_s0 --seed 0
     ;;
 *)
-    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|edge_primed|ablation"
+    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|edge_primed|edge_primed_passk|ablation"
     exit 2
     ;;
 esac
 wait
 # one archive beside OUT_DIR: the device tool brings back a few files a call, not a folder of them
-tar czf "$out.tgz" -C "$(dirname "$out")" "$(basename "$out")"
+tar czf "$out.tgz" --exclude=checkpoints --exclude=adapter -C "$(dirname "$out")" "$(basename "$out")"
 for log in "$out"/*/log.txt; do
     echo "== $log"
     grep -E "^(before|after_sft|after|format priming|held-out|can this run|training on)" "$log" | cut -c1-400
