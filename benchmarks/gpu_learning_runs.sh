@@ -50,13 +50,19 @@ edge_primed_passk) # the edge_primed recipe, two more seeds, GRPO until 330 s so
     OMP_NUM_THREADS=4 timeout "$deadline" python3 scripts/train_grpo.py --model "$model" --preset basic \
         --output-dir "$out/train_grpo_basic" >"$out/train_grpo_basic/log.txt" 2>&1 &
     ;;
+curriculum_primed) # the curriculum instead of the edge: format priming, then GRPO on notebook 10's generated problems,
+    # easy first (40 one-step, 40 two-step, then 80 short GSM8K train problems, in order), one run alone on the GPU
+    run sft_curriculum_grpo_s0 --seed 0 --no-before --no-after-sft --sft-steps 200 --sft-batch 32 --task curriculum \
+        --train-problems 160 --probe-problems 64 --passk-problems 100 --passk-batch 100 --eval-tokens 320 \
+        --train-until "${TRAIN_UNTIL:-250}"
+    ;;
 ablation) # what each piece adds: no edge selection, the curriculum, priming alone for longer
     run sft_grpo_s0 --seed 0 "${sft[@]}"
     run sft_curriculum_grpo_s0 --seed 0 "${sft[@]}" --task curriculum
     run grpo_s0 --seed 0
     ;;
 *)
-    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|edge_primed|edge_primed_passk|ablation"
+    echo "usage: $0 MODEL_DIR OUT_DIR TRAIN_SECONDS seeds|primed|edge_primed|edge_primed_passk|curriculum_primed|ablation"
     exit 2
     ;;
 esac
