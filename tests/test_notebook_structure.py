@@ -1,6 +1,7 @@
 """Every notebook is a chapter with the same first cells, and is committed clean."""
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -24,6 +25,9 @@ def test_committed_clean(path):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, "clear the outputs before committing"
     assert "widgets" not in nb.metadata, "widget state is saved in the notebook: clear it before committing"
+    ids = [cell.get("id") for cell in json.loads(path.read_text())["cells"]]  # the file as committed, not normalised
+    assert None not in ids, f"cell {ids.index(None)} has no id (nbformat 4.5): give it one, e.g. nbformat's normalize()"
+    assert len(set(ids)) == len(ids), "two cells share an id: make each cell's id unique"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
