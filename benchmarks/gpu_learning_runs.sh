@@ -12,6 +12,8 @@ deadline=${DEADLINE:-560}
 commit=${GPU_LEARNING_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 sft=(--sft-steps 300 --sft-batch 32)
 edge=(--edge --probe-problems 512)
+# the priming of the sets after the base model was measured: 200 SFT steps, the primed model not measured apart
+priming=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32)
 
 run() {
     local name=$1
@@ -36,15 +38,13 @@ primed) # the base model measured by a "seeds" run: format priming, then GRPO un
 edge_primed) # GRPO after priming, where it has a signal: format priming, then GRPO on the probed train problems
     # the primed model solved sometimes but not always, two seeds, until 400 s after the start; then all
     # 1,319 test problems at 320 tokens (2% of the base model's completions ended between 256 and 512)
-    short=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32 --edge --probe-problems 256
-        --passk-problems 200 --passk-batch 200 --eval-tokens 320)
+    short=("${priming[@]}" --edge --probe-problems 256 --passk-problems 200 --passk-batch 200 --eval-tokens 320)
     for seed in 0 1; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 400; done
     ;;
 edge_primed_passk) # the edge_primed recipe, two more seeds, GRPO until 330 s so that the sampled pass@1 / pass@8
     # after it (100 test problems) fits before the deadline; beside them notebook 06's run as a script
     # (scripts/train_grpo.py, the GPU preset `basic`, GSM8K) for its seconds a step and correctness curve
-    short=(--no-before --no-after-sft --sft-steps 200 --sft-batch 32 --edge --probe-problems 256
-        --passk-problems 100 --passk-batch 100 --eval-tokens 320)
+    short=("${priming[@]}" --edge --probe-problems 256 --passk-problems 100 --passk-batch 100 --eval-tokens 320)
     for seed in 2 3; do run "sft_edge_grpo_s$seed" --seed "$seed" "${short[@]}" --train-until 330; done
     mkdir -p "$out/train_grpo_basic"
     OMP_NUM_THREADS=4 timeout "$deadline" python3 scripts/train_grpo.py --model "$model" --preset basic \
@@ -52,7 +52,7 @@ edge_primed_passk) # the edge_primed recipe, two more seeds, GRPO until 330 s so
     ;;
 curriculum_primed) # the curriculum instead of the edge: format priming, then GRPO on notebook 10's generated problems,
     # easy first (40 one-step, 40 two-step, then 80 short GSM8K train problems, in order), one run alone on the GPU
-    run sft_curriculum_grpo_s0 --seed 0 --no-before --no-after-sft --sft-steps 200 --sft-batch 32 --task curriculum \
+    run sft_curriculum_grpo_s0 --seed 0 "${priming[@]}" --task curriculum \
         --train-problems 160 --probe-problems 64 --passk-problems 100 --passk-batch 100 --eval-tokens 320 \
         --train-until "${TRAIN_UNTIL:-250}"
     ;;
