@@ -8,7 +8,7 @@ NOTEBOOK=$1 LIMIT=${2:-400}
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/s .whl/*.whl 2>&1 | tail -1
 export PYTHONPATH=/tmp/s:$PWD
-python3 gpu_check/random_model.py .whl/model /tmp/rand || exit 1
+python3 -m benchmarks.random_model .whl/model --tokenizer .whl/model --out /tmp/rand || exit 1
 export GRPO_QUICK=0 GRPO_MODEL=/tmp/rand GRPO_RUN_DIR=/tmp/run07 GRPO_INSTALL=check HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 GRPO_CACHE_DIR=/tmp/cache
 cd "$(dirname "$NOTEBOOK")" && timeout "$LIMIT" python3 - "$(basename "$NOTEBOOK")" <<'PY'
 import sys, time, nbformat

@@ -6,7 +6,7 @@
 #     bash gpu_check/gpu_check.sh
 #
 # 1. installs .whl/*.whl offline into $WORK/site (PYTHONPATH; the machine's torch stays);
-# 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer (gpu_check/random_model.py), where
+# 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer (python3 -m benchmarks.random_model), where
 #    the notebooks (GRPO_MODEL) and the unit tests (the offline copy of the default model, through
 #    GRPO_CACHE_DIR) find it: no weights can be downloaded there;
 # 3. runs two pytest runs side by side: notebooks 04-07 one after the other (each reads what the
@@ -109,7 +109,7 @@ step install python3 -m pip install -q --no-index --no-deps --no-compile --no-ca
 export PYTHONPATH="$SITE:$ROOT:$ROOT/gpu_check${PYTHONPATH:+:$PYTHONPATH}" # gpu_check_plugin
 python3 gpu_check/gpu_summary.py probe >"$WORK/machine.json" || true
 
-step model python3 gpu_check/random_model.py "$ROOT/.whl/model" "$MODEL" || exit 1
+step model python3 -m benchmarks.random_model "$ROOT/.whl/model" --tokenizer "$ROOT/.whl/model" --out "$MODEL" || exit 1
 
 export GRPO_QUICK=1 GRPO_MODEL=$MODEL GRPO_CACHE_DIR=$CACHE GRPO_RUN_DIR=$WORK/run GRPO_INSTALL=check
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2

@@ -2,6 +2,7 @@
 they compute, and tiny GPU-benchmark runs on the CPU (the same code path as on the GPU, in a child process)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,19 @@ def test_generation_speed_runs_each_candidate_in_a_child_process(tmp_path, tiny_
     assert (
         run["bytes_per_decoding_step"]["weights"] > 0 and "| transformers | dynamic |" in (out / "table.md").read_text()
     )
+
+
+def test_a_random_model_of_a_model_folder_keeps_its_config_and_counts_as_its_offline_copy(tmp_path, tiny_dir):
+    from benchmarks.common.random_models import make_random_model
+    from grpo_helpers import models
+
+    source = tmp_path / "source"
+    shutil.copytree(tiny_dir, source)
+    (source / models.CONVERSION_FILE).write_text(json.dumps({"version": models.CONVERSION_VERSION}))
+    out = tmp_path / "random"
+    make_random_model(str(source), str(source), str(out), seed=1, dtype="float32")
+    assert (out / "config.json").read_text() == (source / "config.json").read_text()
+    assert "random_init" in json.loads((out / models.CONVERSION_FILE).read_text())
+    assert models._is_complete(out)  # resolve_model takes it where it looks for the offline copy
+    with pytest.raises(ValueError, match="neither a model folder"):
+        make_random_model(str(tmp_path / "nowhere"), str(source), str(tmp_path / "x"))

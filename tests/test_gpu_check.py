@@ -33,7 +33,7 @@ gpu_wheels = load("gpu_wheels")
 # and the probe, and for pytest: it records its arguments and environment, and reports each notebook it was
 # given as passed, as gpu_check_plugin.py would; the summary is written by the real Python.
 FAKE_PYTHON = r"""#!/usr/bin/env bash
-case "$1" in */random_model.py) echo "random-init model (fake)"; exit 0 ;; esac
+case "$1 $2" in "-m benchmarks.random_model") echo "random-init model (fake)"; exit 0 ;; esac
 case "$1 $2" in
     "-m pip") exit 0 ;;
     "-m pytest")

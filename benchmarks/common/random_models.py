@@ -9,6 +9,7 @@ offline SmolLM2 one works); the embedding is sized to that tokenizer's vocabular
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 # Published configs of the tutorial's models (vocab_size comes from the tokenizer given).
@@ -57,30 +58,44 @@ SHAPES = {
 
 
 def make_random_model(shape: str, tokenizer_folder: str, out: str, seed: int = 0, dtype: str = "bfloat16") -> str:
-    """Save a random-init model of ``shape`` (weights in ``dtype``) with the tokenizer of
-    ``tokenizer_folder`` in ``out``."""
-    if shape not in SHAPES:
-        raise ValueError(f"shape={shape!r} is not known: use one of {', '.join(SHAPES)}")
+    """Save a random-init model (weights in ``dtype``) with the tokenizer of ``tokenizer_folder`` in ``out``.
+
+    ``shape`` is a name in ``SHAPES`` or a model folder: then its ``config.json`` is copied as it is, and its
+    ``grpo_conversion.json`` marker too (noted as random-init), so that ``grpo_helpers.models.resolve_model``
+    takes ``out`` as that model's offline copy (the GPU check's model: ``gpu_check/gpu_check.sh``)."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from grpo_helpers.models import CONVERSION_FILE
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
-    settings = dict(SHAPES[shape])
-    model_type = settings.pop("model_type")
-    config = AutoConfig.for_model(
-        model_type,
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        **settings,
-    )
+    source = Path(shape)
+    if (source / "config.json").is_file():
+        config = AutoConfig.from_pretrained(source)
+    elif shape in SHAPES:
+        settings = dict(SHAPES[shape])
+        config = AutoConfig.for_model(
+            settings.pop("model_type"),
+            vocab_size=len(tokenizer),
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            **settings,
+        )
+    else:
+        raise ValueError(f"shape={shape!r} is neither a model folder with a config.json nor one of {', '.join(SHAPES)}")
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    if shape in SHAPES:
+        model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    print(f"random-init {shape} ({model_type}): {sum(p.numel() for p in model.parameters()):,} parameters -> {out}")
+    if (source / CONVERSION_FILE).is_file():
+        marker = json.loads((source / CONVERSION_FILE).read_text())
+        marker["random_init"] = f"{dtype} weights of this config (seed {seed}), made by benchmarks.random_model"
+        (Path(out) / CONVERSION_FILE).write_text(json.dumps(marker) + "\n")
+    n = sum(p.numel() for p in model.parameters())
+    print(f"random-init {shape} ({config.model_type}, {dtype}): {n:,} parameters -> {out}")
     return out
 
 
