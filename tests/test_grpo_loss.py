@@ -176,6 +176,37 @@ def test_trl_loss_code_on_fixed_tensors(loss_type, level):
     assert their_grad.abs().max() > 0
 
 
+def gradient(loss_type, old_logps, logps, advantages, mask, level="token"):
+    """d loss / d logps with beta=0 and each loss type's own settings (cispo's cap, luspo's sequence level)."""
+    settings = {**settings_for(loss_type), "beta": 0.0}
+    settings["importance_sampling_level"] = "sequence" if loss_type == "luspo" else level
+    (grad,) = torch.autograd.grad(grpo_loss(logps, old_logps, advantages, mask, loss_type, **settings), logps)
+    return grad
+
+
+def test_on_policy_the_loss_types_fall_into_a_few_gradients():
+    """Notebook 11, section 6: with one update per generation the ratio is exactly 1, so no clip acts and the loss
+    types differ only in how they average. Off the policy (ratios ~0.5-2) these pairs differ."""
+    logps, off_policy, _, advantages, mask = fixed_tensors()
+    on_policy = logps.detach()
+    # dapo and bnpo are one loss on one process and one micro-batch (they part with gradient accumulation)
+    assert torch.allclose(*(gradient(loss, off_policy, logps, advantages, mask) for loss in ("dapo", "bnpo")))
+    for first, second in [("grpo", "sapo"), ("dapo", "cispo"), ("dapo", "vespo")]:
+        a, b = (gradient(loss, on_policy, logps, advantages, mask) for loss in (first, second))
+        assert torch.allclose(a, b, atol=1e-7), (first, second)
+        a, b = (gradient(loss, off_policy, logps, advantages, mask) for loss in (first, second))
+        assert not torch.allclose(a, b, atol=1e-4), (first, second)
+    # GSPO (grpo, one ratio a completion) has GRPO's gradient on the policy, and not off it
+    for old, equal in ((on_policy, True), (off_policy, False)):
+        token, sequence = (gradient("grpo", old, logps, advantages, mask, level) for level in ("token", "sequence"))
+        assert torch.allclose(token, sequence, atol=1e-7) is equal
+    # luspo (each completion's sum) is dapo (the batch's token mean) times the mean completion length
+    luspo, dapo = (gradient(loss, on_policy, logps, advantages, mask) for loss in ("luspo", "dapo"))
+    assert torch.allclose(luspo, dapo * mask.sum() / mask.size(0), atol=1e-6)
+    # grpo weighs a token by 1 / its completion's length, dapo by 1 / the batch's tokens: they differ
+    assert not torch.allclose(gradient("grpo", on_policy, logps, advantages, mask), dapo, atol=1e-4)
+
+
 # ---- a real GRPOTrainer on the tiny model (TRL 1.16 on the CPU)
 
 
