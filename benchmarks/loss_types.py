@@ -108,6 +108,22 @@ def collect(out: Path) -> dict[str, list[dict]]:
     return {name: sorted(found, key=lambda s: s["seed"]) for name, found in runs.items()}
 
 
+PATH_FIGURES = ("correctness_per_step", "reward_first_quarter", "reward_last_quarter", "mean_completion_length",
+                "clipped_ratio_mean", "frac_reward_zero_std_mean")  # fmt: skip
+
+
+def same_paths(runs: dict[str, list[dict]]) -> dict[int, list[list[str]]]:
+    """Seed -> the variants grouped by their run's path: equal in every figure of ``PATH_FIGURES`` (to the last
+    digit written) and in what they got right after, as runs whose gradients are equal at every step are."""
+    paths: dict[int, dict[str, list[str]]] = {}
+    for name, found in runs.items():
+        for summary in found:
+            after = {held_out: (run["correct"], run["format_rate"]) for held_out, run in summary["eval_after"].items()}
+            key = json.dumps([{figure: summary[figure] for figure in PATH_FIGURES}, after], sort_keys=True)
+            paths.setdefault(summary["seed"], {}).setdefault(key, []).append(name)
+    return {seed: list(groups.values()) for seed, groups in sorted(paths.items())}
+
+
 def table(args) -> int:
     runs = collect(args.out)
     if not runs:
@@ -147,6 +163,9 @@ def table(args) -> int:
                 for s in found
             ],
         }
+    lines += ["", "Runs of one seed that took the same path (the same figures at every step and after):", ""]
+    for seed, groups in same_paths(runs).items():
+        lines.append(f"- seed {seed}: " + "; ".join(" = ".join(group) for group in groups))
     (args.out / "table.md").write_text("\n".join(lines) + "\n")
     (args.out / "loss_types.json").write_text(json.dumps(curves, indent=1) + "\n")
     print("\n".join(lines))

@@ -173,3 +173,18 @@ def test_a_random_model_of_a_model_folder_keeps_its_config_and_counts_as_its_off
     assert models._is_complete(out)  # resolve_model takes it where it looks for the offline copy
     with pytest.raises(ValueError, match="neither a model folder"):
         make_random_model(str(tmp_path / "nowhere"), str(source), str(tmp_path / "x"))
+
+
+def test_the_loss_type_table_groups_runs_that_took_the_same_path():
+    from benchmarks.loss_types import PATH_FIGURES, same_paths
+
+    def run(seed, correctness, seconds):
+        summary = {figure: 0.5 for figure in PATH_FIGURES} | {"seed": seed, "correctness_per_step": correctness}
+        return summary | {"eval_after": {"generated": {"correct": 45, "format_rate": 0.98, "seconds": seconds}}}
+
+    runs = {
+        "grpo": [run(0, [0.25, 0.5], 94.7), run(1, [0.0, 0.5], 90.0)],
+        "gspo": [run(0, [0.25, 0.5], 92.9), run(1, [0.0, 0.25], 90.0)],  # the time of the evaluation does not count
+        "dapo": [run(0, [0.25, 0.0], 94.7)],
+    }
+    assert same_paths(runs) == {0: [["grpo", "gspo"], ["dapo"]], 1: [["grpo"], ["gspo"]]}
