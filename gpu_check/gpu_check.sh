@@ -6,9 +6,9 @@
 #     bash gpu_check/gpu_check.sh
 #
 # 1. installs .whl/*.whl offline into $WORK/site (PYTHONPATH; the machine's torch stays);
-# 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer (python3 -m benchmarks.random_model), where
-#    the notebooks (GRPO_MODEL) and the unit tests (the offline copy of the default model, through
-#    GRPO_CACHE_DIR) find it: no weights can be downloaded there;
+# 2. builds a random-init bf16 model from .whl/model/config.json with the real tokenizer
+#    (python3 -m benchmarks.random_model), where the notebooks (GRPO_MODEL) and the unit tests (the offline
+#    copy of the default model, through GRPO_CACHE_DIR) find it: no weights can be downloaded there;
 # 3. runs two pytest runs side by side: notebooks 04-07 one after the other (each reads what the
 #    one before wrote to GRPO_RUN_DIR), and the unit tests with notebooks 00-03 and 08 on (pytest-xdist);
 # 4. writes $OUT/gpu_summary.md and gpu_summary.json (machine, versions, per-notebook result and

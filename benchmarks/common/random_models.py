@@ -70,7 +70,8 @@ def make_random_model(shape: str, tokenizer_folder: str, out: str, seed: int = 0
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     source = Path(shape)
-    if (source / "config.json").is_file():
+    from_folder = (source / "config.json").is_file()
+    if from_folder:
         config = AutoConfig.from_pretrained(source)
     elif shape in SHAPES:
         settings = dict(SHAPES[shape])
@@ -86,11 +87,11 @@ def make_random_model(shape: str, tokenizer_folder: str, out: str, seed: int = 0
         raise ValueError(f"shape={shape!r} is neither a model folder with a config.json nor one of {', '.join(SHAPES)}")
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype))
-    if shape in SHAPES:
+    if not from_folder:  # a folder's generation settings are its own
         model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    if (source / CONVERSION_FILE).is_file():
+    if from_folder and (source / CONVERSION_FILE).is_file():
         marker = json.loads((source / CONVERSION_FILE).read_text())
         marker["random_init"] = f"{dtype} weights of this config (seed {seed}), made by benchmarks.random_model"
         (Path(out) / CONVERSION_FILE).write_text(json.dumps(marker) + "\n")
